@@ -1,0 +1,56 @@
+# coffer: the two commands a user needs are `make demo` and `make test`.
+# Both install missing Debian packages (as root) and build first.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+MESON_OPTS ?=
+
+.PHONY: all deps build install demo test test-fast test-asan torture fuzz bench clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	@sh scripts/deps.sh
+	meson setup $(BUILD) --prefix=$(PREFIX) $(MESON_OPTS)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+install: build
+	meson install -C $(BUILD)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)/coffer
+
+$(ASAN_BUILD)/build.ninja:
+	@sh scripts/deps.sh
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
+
+# The whole suite: unit, fuzz-corpus replay and integration tests, then
+# the same again under AddressSanitizer + UBSan.
+test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
+	ninja -C $(BUILD)
+	ninja -C $(ASAN_BUILD)
+	@sh scripts/test.sh $(BUILD) $(ASAN_BUILD)
+
+# Only the normal build (quicker while developing).
+test-fast: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	@sh scripts/test.sh $(BUILD)
+
+torture: build
+	@sh tests/torture/run.sh $(BUILD) $${TORTURE_ITERS:-200}
+
+fuzz:
+	@sh scripts/fuzz.sh $${FUZZ_SECONDS:-600}
+
+bench: build
+	@sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,314 @@
+/*
+ * coffer.h - the public interface of libcoffer.
+ *
+ * coffer is an encrypted, authenticated, copy-on-write storage pool that
+ * runs in user space.  A pool holds a tree of datasets (filesystems and
+ * volumes) and their snapshots.
+ *
+ * Conventions
+ *  - Handles are opaque.  Every function returns 0 (or a non-negative
+ *    count) on success and a negative code on failure: -errno for system
+ *    errors, COFFER_E* for coffer's own.  coffer_strerror() covers both.
+ *  - After a failure, coffer_errdetail() returns a one-line explanation
+ *    for the calling thread (the path of a corrupt block, the process
+ *    holding a pool, ...) or "" when there is nothing to add.  The string
+ *    is valid until the next coffer call in the same thread.
+ *  - The library never prints and never exits; install a log callback
+ *    with coffer_set_log() to see diagnostics.
+ *  - A pool handle may be used from several threads at once.
+ *  - Memory returned to the caller is owned by the caller unless stated.
+ */
+#ifndef COFFER_H
+#define COFFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+#define COFFER_ECORRUPT     (-1001) /* on-disk structure failed verification */
+#define COFFER_EAUTH        (-1002) /* authentication (MAC) failed */
+#define COFFER_ENOKEY       (-1003) /* encryption key not loaded */
+#define COFFER_ENOTSUP      (-1004) /* unsupported feature or version */
+#define COFFER_EBUSY        (-1005) /* pool or dataset in use by another holder */
+#define COFFER_ENOPOOL      (-1006) /* no such pool */
+#define COFFER_ENODS        (-1007) /* no such dataset or snapshot */
+#define COFFER_EEXIST       (-1008) /* pool or dataset already exists */
+#define COFFER_EBADPROP     (-1009) /* bad property name or value */
+#define COFFER_EDEVICE      (-1010) /* a device of the pool is missing or bad */
+#define COFFER_EBADNAME     (-1011) /* invalid pool, dataset or snapshot name */
+#define COFFER_EBADSTREAM   (-1012) /* malformed replication stream */
+#define COFFER_EWRONGKEY    (-1013) /* wrong passphrase or key */
+#define COFFER_EHASCHILD    (-1014) /* dataset has children or snapshots */
+#define COFFER_EREADONLY    (-1015) /* read-only (snapshot, pool imported ro) */
+#define COFFER_EINTR        (-1016) /* interrupted by the caller */
+
+const char *coffer_strerror(int err);
+const char *coffer_errdetail(void);
+
+#define COFFER_LOG_ERR   0
+#define COFFER_LOG_WARN  1
+#define COFFER_LOG_INFO  2
+#define COFFER_LOG_DEBUG 3
+typedef void (*coffer_log_fn)(int level, const char *msg, void *arg);
+void coffer_set_log(coffer_log_fn fn, void *arg);
+
+/* ---- registry ---------------------------------------------------------- */
+
+/*
+ * Pools are found by name through a registry file, $COFFER_HOME/pools
+ * (default /var/lib/coffer for root, ~/.coffer otherwise).  The returned
+ * string is static.
+ */
+const char *coffer_home(void);
+
+/* ---- pools ------------------------------------------------------------- */
+
+typedef struct coffer_pool coffer_pool_t;
+
+/*
+ * Create a pool striped over ndev devices.  Regular files that do not
+ * exist are created with `size` bytes (size 0: they must exist).  Block
+ * devices are used whole.  props: NULL-terminated "name=value" strings
+ * applied to the root dataset.  The pool is registered and left open.
+ */
+int coffer_pool_create(const char *name, const char *const *devs, int ndev,
+    uint64_t size, const char *const *props, coffer_pool_t **out);
+
+#define COFFER_OPEN_RDONLY 0x1
+/* Open a registered pool.  Fails with COFFER_EBUSY if another process holds
+ * it (coffer_errdetail names the holder). */
+int coffer_pool_open(const char *name, int flags, coffer_pool_t **out);
+
+/* Close: sync all changes, stop the sync thread, release the lock. */
+int coffer_pool_close(coffer_pool_t *pool);
+
+/* Make every change made so far durable (commit the open txg and wait). */
+int coffer_pool_sync(coffer_pool_t *pool);
+
+/*
+ * Scan `dir` (default /dev when NULL) and the registry's known paths for
+ * pool labels.  With name == NULL, report each importable pool through
+ * cb without importing.  With a name (or guid in decimal), import it:
+ * register its devices.
+ */
+typedef int (*coffer_import_cb)(const char *name, uint64_t guid,
+    const char *state, void *arg);
+int coffer_pool_import(const char *dir, const char *name,
+    coffer_import_cb cb, void *arg);
+
+/* Forget a pool (it must not be open by anyone); devices untouched. */
+int coffer_pool_export(const char *name);
+/* Destroy: wipe labels of every device and forget the pool. */
+int coffer_pool_destroy(const char *name);
+
+/* List registered pool names: cb once per pool. */
+int coffer_pool_list(int (*cb)(const char *name, void *arg), void *arg);
+
+typedef struct coffer_pool_info {
+	char name[256];
+	uint64_t guid;
+	uint64_t txg;           /* last committed txg */
+	uint64_t size;          /* usable bytes over all devices */
+	uint64_t allocated;     /* bytes allocated */
+	uint64_t free;
+	int ndev;
+	int health;             /* 0 ONLINE, 1 DEGRADED, 2 FAULTED */
+	/* scrub results of the last scrub (persisted in the pool) */
+	uint64_t scrub_state;   /* 0 none, 1 running, 2 finished, 3 canceled */
+	uint64_t scrub_start, scrub_end;     /* seconds since the epoch */
+	uint64_t scrub_examined;             /* bytes */
+	uint64_t scrub_blocks;
+	uint64_t scrub_errors;               /* checksum errors found */
+	uint64_t scrub_repaired;             /* copies rewritten */
+	uint64_t scrub_unrecoverable;
+	/* errors seen since the pool was opened (reads and self-heals) */
+	uint64_t read_errors, cksum_errors, healed;
+} coffer_pool_info_t;
+
+int coffer_pool_info(coffer_pool_t *pool, coffer_pool_info_t *info);
+
+typedef struct coffer_dev_info {
+	char path[4096];
+	uint64_t guid;
+	uint64_t size;
+	uint64_t allocated;
+	int state;              /* 0 ONLINE, 1 MISSING, 2 FAULTED */
+	uint64_t read_errors, write_errors, cksum_errors;
+} coffer_dev_info_t;
+int coffer_pool_dev_info(coffer_pool_t *pool, int i, coffer_dev_info_t *info);
+
+/*
+ * The persistent error log: one callback per unrecoverable block found
+ * (by the last scrub or by reads), naming the dataset and file path
+ * ("tank/fs:/a/b", or "tank/fs object 17" when no path can be found).
+ */
+int coffer_pool_errors(coffer_pool_t *pool,
+    int (*cb)(const char *where, void *arg), void *arg);
+
+/* Progress callback for long operations; return non-zero to stop. */
+typedef int (*coffer_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+int coffer_pool_scrub(coffer_pool_t *pool, coffer_progress_fn progress,
+    void *arg);
+
+/* ---- datasets and properties -------------------------------------------- */
+
+#define COFFER_TYPE_FILESYSTEM 1
+#define COFFER_TYPE_VOLUME     2
+#define COFFER_TYPE_SNAPSHOT   4
+
+/*
+ * Dataset names: "pool/a/b"; snapshots "pool/a/b@snap".  Components are
+ * [A-Za-z0-9_.:-]+, at most 255 bytes in total.
+ *
+ * coffer_create: type FILESYSTEM or VOLUME (volsize > 0 required for a
+ * volume).  props: NULL-terminated "name=value" strings.  The parent
+ * must exist.
+ */
+int coffer_create(coffer_pool_t *pool, const char *name, int type,
+    uint64_t volsize, const char *const *props);
+
+#define COFFER_DESTROY_RECURSIVE 0x1
+int coffer_destroy(coffer_pool_t *pool, const char *name, int flags);
+
+int coffer_snapshot(coffer_pool_t *pool, const char *snapname);
+/* Roll back to the most recent snapshot (COFFER_EHASCHILD if newer
+ * snapshots exist, unless flags has COFFER_DESTROY_RECURSIVE). */
+int coffer_rollback(coffer_pool_t *pool, const char *snapname, int flags);
+
+/* Iterate datasets: names under `root` (or all when NULL), depth-first in
+ * name order, filesystems then their snapshots in creation order. */
+#define COFFER_ITER_RECURSIVE 0x1
+typedef int (*coffer_ds_cb)(const char *name, int type, void *arg);
+int coffer_ds_iter(coffer_pool_t *pool, const char *root, int flags,
+    int types, coffer_ds_cb cb, void *arg);
+
+/* Property sources */
+#define COFFER_SRC_NONE      0  /* read-only / computed: "-" */
+#define COFFER_SRC_DEFAULT   1
+#define COFFER_SRC_LOCAL     2
+#define COFFER_SRC_INHERITED 3  /* from `inherited_from` */
+#define COFFER_SRC_RECEIVED  4
+
+typedef struct coffer_propval {
+	char value[1024];           /* human form ("1.50G", "lz4", "on") */
+	char raw[1024];             /* parsable form (bytes, seconds) */
+	int source;
+	char inherited_from[256];
+} coffer_propval_t;
+
+int coffer_prop_get(coffer_pool_t *pool, const char *ds, const char *prop,
+    coffer_propval_t *out);
+int coffer_prop_set(coffer_pool_t *pool, const char *ds, const char *prop,
+    const char *value);
+int coffer_prop_inherit(coffer_pool_t *pool, const char *ds,
+    const char *prop);
+/* All property names in display order (NULL-terminated static array). */
+const char *const *coffer_prop_names(void);
+
+/* ---- files ------------------------------------------------------------- */
+
+typedef struct coffer_fs coffer_fs_t;
+
+/*
+ * Open the filesystem or volume `name` (or a snapshot "fs@snap", always
+ * read-only).  Fails with COFFER_ENOKEY when its key is not loaded.
+ */
+int coffer_fs_open(coffer_pool_t *pool, const char *name, int flags,
+    coffer_fs_t **out);
+int coffer_fs_close(coffer_fs_t *fs);
+/* Inode number of the root directory. */
+uint64_t coffer_fs_root(coffer_fs_t *fs);
+
+typedef struct coffer_stat {
+	uint64_t ino;
+	uint32_t mode;            /* S_IFMT | permission bits */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t size;
+	uint64_t blocks;          /* bytes allocated, incl. indirect blocks */
+	uint64_t rdev;
+	int64_t atime_sec, mtime_sec, ctime_sec, crtime_sec;
+	uint32_t atime_nsec, mtime_nsec, ctime_nsec, crtime_nsec;
+	uint64_t gen;
+} coffer_stat_t;
+
+/* setattr mask bits */
+#define COFFER_SET_MODE  0x01
+#define COFFER_SET_UID   0x02
+#define COFFER_SET_GID   0x04
+#define COFFER_SET_SIZE  0x08
+#define COFFER_SET_ATIME 0x10
+#define COFFER_SET_MTIME 0x20
+#define COFFER_SET_CTIME 0x40
+
+/* Resolve an absolute path ("/a/b").  follow: follow a final symlink.
+ * Intermediate symlinks are always followed (at most 40). */
+int coffer_resolve(coffer_fs_t *fs, const char *path, int follow,
+    uint64_t *ino);
+int coffer_lookup(coffer_fs_t *fs, uint64_t dir, const char *name,
+    uint64_t *ino);
+int coffer_getattr(coffer_fs_t *fs, uint64_t ino, coffer_stat_t *st);
+int coffer_setattr(coffer_fs_t *fs, uint64_t ino, int mask,
+    const coffer_stat_t *st);
+
+/* Create a node in `dir`.  mode carries S_IFREG, S_IFDIR, S_IFLNK (target
+ * given), S_IFIFO, S_IFCHR/S_IFBLK (rdev), S_IFSOCK.  -EEXIST if taken. */
+int coffer_mknod(coffer_fs_t *fs, uint64_t dir, const char *name,
+    uint32_t mode, uint32_t uid, uint32_t gid, uint64_t rdev,
+    const char *symlink_target, uint64_t *ino);
+int coffer_readlink(coffer_fs_t *fs, uint64_t ino, char *buf, size_t size);
+int coffer_link(coffer_fs_t *fs, uint64_t ino, uint64_t newdir,
+    const char *newname);
+int coffer_unlink(coffer_fs_t *fs, uint64_t dir, const char *name);
+int coffer_rmdir(coffer_fs_t *fs, uint64_t dir, const char *name);
+#define COFFER_RENAME_NOREPLACE 0x1
+int coffer_rename(coffer_fs_t *fs, uint64_t dir, const char *name,
+    uint64_t newdir, const char *newname, int flags);
+
+/* Read/write return the byte count (>= 0) or a negative code. */
+int64_t coffer_read(coffer_fs_t *fs, uint64_t ino, uint64_t off, void *buf,
+    size_t len);
+int64_t coffer_write(coffer_fs_t *fs, uint64_t ino, uint64_t off,
+    const void *buf, size_t len);
+int coffer_truncate(coffer_fs_t *fs, uint64_t ino, uint64_t size);
+
+/*
+ * Directory listing.  *cookie starts at 0; cb is called per entry
+ * (including "." and ".." first) with the cookie of the NEXT entry, so
+ * that a caller can stop and resume.  cb returns non-zero to stop.
+ * Returns 0 at end or when stopped.
+ */
+typedef int (*coffer_dir_cb)(const char *name, uint64_t ino, uint32_t type,
+    uint64_t next_cookie, void *arg);
+int coffer_readdir(coffer_fs_t *fs, uint64_t dir, uint64_t *cookie,
+    coffer_dir_cb cb, void *arg);
+
+/* Extended attributes.  get/list return the size, or -ERANGE if too small
+ * (size 0 asks for the size).  list: NUL-separated names. */
+int coffer_setxattr(coffer_fs_t *fs, uint64_t ino, const char *name,
+    const void *value, size_t size, int flags);
+int64_t coffer_getxattr(coffer_fs_t *fs, uint64_t ino, const char *name,
+    void *value, size_t size);
+int64_t coffer_listxattr(coffer_fs_t *fs, uint64_t ino, char *list,
+    size_t size);
+int coffer_removexattr(coffer_fs_t *fs, uint64_t ino, const char *name);
+
+/* ---- volumes ----------------------------------------------------------- */
+
+/* A volume opened with coffer_fs_open is addressed by byte offset. */
+uint64_t coffer_vol_size(coffer_fs_t *vol);
+int64_t coffer_vol_read(coffer_fs_t *vol, uint64_t off, void *buf,
+    size_t len);
+int64_t coffer_vol_write(coffer_fs_t *vol, uint64_t off, const void *buf,
+    size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,6 @@
+#include <stdio.h>
+#include "coffer.h"
+int main(void)
+{
+	return 0;
+}
