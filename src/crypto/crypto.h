@@ -40,6 +40,13 @@ void cf_fletcher4_update(cf_fletcher4_ctx_t *ctx, const void *buf,
     size_t len);
 void cf_fletcher4_final(const cf_fletcher4_ctx_t *ctx,
     uint8_t out[CF_CKSUM_LEN]);
+/*
+ * cf_fletcher4_update through a named implementation ("scalar", "sse2",
+ * "avx2"), for tests and benchmarks.  -ENOTSUP when the name is unknown
+ * or this CPU cannot run it.
+ */
+int cf_fletcher4_update_with(const char *impl, cf_fletcher4_ctx_t *ctx,
+    const void *buf, size_t len);
 
 /* SHA-256 (OpenSSL EVP). */
 void cf_sha256(const void *buf, size_t len, uint8_t out[32]);
@@ -47,6 +54,8 @@ typedef struct cf_sha256_ctx cf_sha256_ctx_t;   /* opaque */
 cf_sha256_ctx_t *cf_sha256_new(void);
 void cf_sha256_update(cf_sha256_ctx_t *c, const void *buf, size_t len);
 void cf_sha256_final(cf_sha256_ctx_t *c, uint8_t out[32]); /* frees c */
+/* Abandon a context without a digest (error paths).  NULL is ignored. */
+void cf_sha256_free(cf_sha256_ctx_t *c);
 
 /* Cryptographically strong random bytes (RAND_bytes). 0 or -EIO. */
 int cf_random(void *buf, size_t n) CF_MUST_CHECK;

@@ -84,6 +84,16 @@ int cf_corrupt_at(const char *file, int line);
 /* Last corruption site, for debugging and tests. */
 const char *cf_corrupt_site(void);
 
+/*
+ * The per-thread detail string behind coffer_errdetail() (at most 1023
+ * bytes; longer messages are truncated).  A layer that fails sets it
+ * where it knows most ("block 0x1a2000 of 'tank/fs': checksum mismatch");
+ * the public API clears it on entry so that a stale detail never follows
+ * a later success.
+ */
+void cf_set_errdetail(const char *fmt, ...) CF_PRINTF(1, 2);
+void cf_clear_errdetail(void);
+
 /* ---- checked arithmetic ------------------------------------------------ */
 
 static inline bool cf_add_overflows(uint64_t a, uint64_t b, uint64_t *r)
@@ -104,8 +114,14 @@ char *cf_strdup(const char *s);
 void cf_free(void *p);
 
 /*
- * Secure memory: page-aligned, mlock()ed where the limit allows, wiped
- * with OPENSSL_cleanse on free.  For keys and passphrases only.
+ * Secure memory: page-aligned, mlock()ed where the limit allows, excluded
+ * from core dumps, wiped with cf_wipe on free.  For keys and passphrases
+ * only.  Returns NULL when out of memory.  cf_secure_free takes the size
+ * given to cf_secure_alloc; cf_secure_free(NULL, n) does nothing.
+ *
+ * cf_wipe uses explicit_bzero, which the compiler may not remove even
+ * when the memory is never read again (util does not use OpenSSL, so not
+ * OPENSSL_cleanse).
  */
 void *cf_secure_alloc(size_t n);
 void cf_secure_free(void *p, size_t n);
@@ -127,12 +143,22 @@ void cf_buf_free(cf_buf_t *b);
 
 /* strlcpy semantics: returns strlen(src); truncates safely. */
 size_t cf_strlcpy(char *dst, const char *src, size_t n);
-/* snprintf into a fixed buffer; returns -ENAMETOOLONG on truncation. */
+/* snprintf into a fixed buffer; returns 0, or -ENAMETOOLONG on truncation
+ * (dst then holds the truncated, NUL-terminated text). */
 int cf_snprintf(char *dst, size_t n, const char *fmt, ...) CF_PRINTF(3, 4);
 
-/* Parse "128K", "1G", "4096" into bytes.  -EINVAL on junk or overflow. */
+/*
+ * Parse "128K", "1G", "4096", "1.5G", "64kb" into bytes.  Suffixes K M G T
+ * P E (powers of 1024, any case), optionally followed by B; a fraction
+ * needs a suffix and is truncated to whole bytes.  -EINVAL on junk, a
+ * sign, white space or overflow.
+ */
 int cf_parse_size(const char *s, uint64_t *out);
-/* Format bytes as "1.50G" style into buf. */
+/*
+ * Format bytes as zfs does: "512", "128K" (exact multiples carry no
+ * decimals), "1.50K", "1.00G", "16.0E" (otherwise 3 significant digits).
+ * Truncates to fit n bytes; 8 bytes are always enough.
+ */
 void cf_format_size(uint64_t v, char *buf, size_t n);
 
 /* ---- logging ----------------------------------------------------------- */
@@ -147,5 +173,8 @@ void cf_log(int level, const char *fmt, ...) CF_PRINTF(2, 3);
 
 uint64_t cf_now_ns(void);         /* CLOCK_REALTIME in ns */
 uint64_t cf_mono_ns(void);        /* CLOCK_MONOTONIC in ns */
+
+/* Must stay last: it redefines names that system headers declare. */
+#include "util/banned.h"
 
 #endif
