@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -274,7 +275,8 @@ int cf_buf_reserve(cf_buf_t *b, size_t extra)
 	size_t need, cap;
 	uint8_t *p;
 
-	if (extra > SIZE_MAX - b->len)
+	/* No allocator can hand out more than PTRDIFF_MAX bytes. */
+	if (extra > PTRDIFF_MAX || b->len + extra > PTRDIFF_MAX)
 		return -ENOMEM;
 	need = b->len + extra;
 	if (need <= b->cap)
@@ -282,7 +284,7 @@ int cf_buf_reserve(cf_buf_t *b, size_t extra)
 	/* Doubling keeps appends amortised O(1). */
 	cap = b->cap ? b->cap : 64;
 	while (cap < need) {
-		if (cap > SIZE_MAX / 2) {
+		if (cap > PTRDIFF_MAX / 2) {
 			cap = need;
 			break;
 		}
