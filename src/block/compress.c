@@ -38,14 +38,18 @@ static int zctx_keys_ok;
 static _Thread_local ZSTD_CCtx *zctx_c;
 static _Thread_local ZSTD_DCtx *zctx_d;
 
+/* Thread-exit destructors; they run in the exiting thread, so they can
+ * also forget its cached pointer in case a later destructor compresses. */
 static void zctx_free_c(void *p)
 {
 	ZSTD_freeCCtx(p);
+	zctx_c = NULL;
 }
 
 static void zctx_free_d(void *p)
 {
 	ZSTD_freeDCtx(p);
+	zctx_d = NULL;
 }
 
 static void zctx_init_once(void)

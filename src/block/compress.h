@@ -55,7 +55,8 @@
  * levels above 3 first tries lz4 and then zstd level 1 and gives up if
  * neither reaches the target (data that only a slow level could shrink
  * by 1/8 is not worth its CPU time).  -EINVAL for an unknown algorithm,
- * a bad level or srclen above INT_MAX; -ENOMEM.
+ * a bad level or srclen beyond lz4's limit (LZ4_MAX_INPUT_SIZE, just
+ * under 2 GiB); -ENOMEM.
  */
 int cf_compress(int alg, int level, const void *src, size_t srclen,
     void *dst, size_t dstcap);
@@ -67,7 +68,7 @@ int cf_compress(int alg, int level, const void *src, size_t srclen,
  *
  * srclen may exceed the stored length (padding is ignored).  CF_COMP_OFF
  * copies dstlen bytes (srclen must be at least dstlen).  COFFER_ENOTSUP
- * for an unknown algorithm; -ENOMEM.
+ * for an unknown algorithm; -EINVAL for dstlen above INT_MAX; -ENOMEM.
  */
 int cf_decompress(int alg, const void *src, size_t srclen, void *dst,
     size_t dstlen);

@@ -282,9 +282,11 @@ static pthread_key_t sha_key;
 static int sha_key_ok;
 static _Thread_local EVP_MD_CTX *sha_tls;
 
+/* Runs at thread exit, in the exiting thread. */
 static void sha_tls_free(void *p)
 {
 	EVP_MD_CTX_free(p);
+	sha_tls = NULL;
 }
 
 static void sha_init_once(void)

@@ -87,9 +87,9 @@ const char *cf_corrupt_site(void);
 /*
  * The per-thread detail string behind coffer_errdetail() (at most 1023
  * bytes; longer messages are truncated).  A layer that fails sets it
- * where it knows most ("block 0x1a2000 of 'tank/fs': checksum mismatch");
- * the public API clears it on entry so that a stale detail never follows
- * a later success.
+ * where it knows most ("block 0x1a2000 of 'tank/fs': checksum mismatch").
+ * Public API entry points should clear it first, so that a stale detail
+ * never follows a later success.
  */
 void cf_set_errdetail(const char *fmt, ...) CF_PRINTF(1, 2);
 void cf_clear_errdetail(void);
