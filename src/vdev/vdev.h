@@ -37,6 +37,9 @@
 #define CF_UB_SLOTS        128u
 #define CF_VDEV_DATA_START (2u * CF_LABEL_SIZE)
 #define CF_VDEV_MIN_SIZE   (64u * 1024 * 1024)   /* 64 MiB */
+/* Smallest device any open accepts (after rounding down): the four labels
+ * and an empty data area.  Only CREATE insists on CF_VDEV_MIN_SIZE. */
+#define CF_VDEV_MIN_OPEN_SIZE ((uint64_t)CF_LABELS * CF_LABEL_SIZE)
 #define CF_MAX_VDEVS       64
 #define CF_POOL_NAME_MAX   255
 
@@ -62,21 +65,39 @@ struct cf_vdev {
 
 /* Regular file or block device.  With CREATE, size is the new file's size
  * (at least CF_VDEV_MIN_SIZE); otherwise the size is read from the file
- * or the device (BLKGETSIZE64). */
+ * or the device (BLKGETSIZE64).  The vdev size is rounded down to a
+ * multiple of CF_LABEL_SIZE.
+ * Errors: -EINVAL (unknown flags, EXCL without CREATE, CREATE with
+ * RDONLY or below CF_VDEV_MIN_SIZE, a path that is neither a regular file
+ * nor a block device, a device smaller than CF_VDEV_MIN_OPEN_SIZE), -EEXIST (CREATE|EXCL and
+ * the path exists), -ENOMEM, other -errno from open/fstat/ftruncate.
+ * CREATE without EXCL on an existing regular file grows it to `size` if
+ * it is smaller and never shrinks it.  A write to a RDONLY vdev fails
+ * with -EROFS (its flush succeeds: nothing to make durable). */
 int cf_vdev_open_file(const char *path, int flags, uint64_t size,
     cf_vdev_t **out) CF_MUST_CHECK;
+/* Zero-filled memory device of `size` bytes rounded down to a multiple of
+ * CF_LABEL_SIZE (at least CF_VDEV_MIN_OPEN_SIZE, else -EINVAL). */
 int cf_vdev_open_mem(uint64_t size, cf_vdev_t **out) CF_MUST_CHECK;
 
 /*
  * Fault injection (SQLite's crash VFS is the model).  The wrapper keeps
- * every write since the last flush in memory (reads see them).  flush()
- * applies them to `inner` and flushes it.  When the write counter reaches
- * crash_at_write (1-based; 0 = never), or cf_vdev_fault_crash() is called,
- * the device "loses power": each pending write is, chosen by the seeded
- * PRNG according to `mode`, dropped, applied whole, or torn (a random
- * subset of its 512-byte pieces applied); then every later operation
- * fails with -EIO.  The inner vdev is closed with the wrapper, unless
- * `keep_inner` is set.
+ * every write since the last flush in memory (reads see them, later
+ * writes winning).  flush() applies them to `inner` in issue order and
+ * flushes it.  When the write counter reaches crash_at_write (1-based;
+ * 0 = never), or cf_vdev_fault_crash() is called, the device "loses
+ * power": each pending write is, chosen by the seeded PRNG according to
+ * `modes`, dropped, applied whole, or torn (a random subset of its 512-byte
+ * pieces applied; a piece is the part of the write inside one
+ * 512-byte-aligned sector of the device); survivors are applied in issue
+ * order and the inner vdev is flushed; then every later operation fails
+ * with -EIO.  The crash_at_write'th write is itself one of the pending
+ * writes at the crash, and its caller gets -EIO.  The outcome depends only
+ * on the seed and the sequence of requests.  Closing the wrapper without
+ * a crash writes the pending writes back and flushes (a clean shutdown).
+ * The inner vdev is closed with the wrapper, unless `keep_inner` is set.
+ * All operations are serialized by a mutex.  cfg may be NULL (never
+ * crash); unknown mode bits are -EINVAL.
  */
 #define CF_FAULT_DROP 0x1
 #define CF_FAULT_APPLY 0x2
@@ -90,8 +111,11 @@ typedef struct cf_fault_cfg {
 } cf_fault_cfg_t;
 int cf_vdev_open_fault(cf_vdev_t *inner, const cf_fault_cfg_t *cfg,
     cf_vdev_t **out) CF_MUST_CHECK;
+/* These three do nothing (return 0) on a vdev that is not a wrapper. */
 void cf_vdev_fault_crash(cf_vdev_t *v);
 int cf_vdev_fault_crashed(cf_vdev_t *v);
+/* Writes accepted so far, the crashing one included: run a workload once
+ * with crash_at_write 0 to learn N, then crash at each of 1..N. */
 uint64_t cf_vdev_fault_writes(cf_vdev_t *v);
 
 int cf_vdev_read(cf_vdev_t *v, uint64_t off, void *buf, size_t len)
@@ -136,7 +160,10 @@ typedef struct cf_label_config {
 /* Encode to exactly CF_LABEL_CONFIG_SIZE bytes (with checksum). */
 void cf_label_encode(const cf_label_config_t *c, uint8_t *buf);
 /* Decode and verify; COFFER_ECORRUPT on any inconsistency (bad magic,
- * checksum, name not terminated, index >= count, count > max ...). */
+ * checksum, name not terminated, index >= count, count > max ...),
+ * COFFER_ENOTSUP for a valid block of a newer version, -ENOMEM.  Only the
+ * first CF_LABEL_CONFIG_SIZE bytes are looked at; shorter is corrupt.
+ * The encoder writes CF_LABEL_VERSION whatever c->version says. */
 int cf_label_decode(const uint8_t *buf, size_t len, cf_label_config_t *c)
     CF_MUST_CHECK;
 
@@ -144,17 +171,22 @@ int cf_label_decode(const uint8_t *buf, size_t len, cf_label_config_t *c)
 int cf_label_write_config(cf_vdev_t *v, const cf_label_config_t *c)
     CF_MUST_CHECK;
 /* Read the newest valid config among the four labels.  Returns the
- * number of valid labels found (1..4), or COFFER_ECORRUPT if none. */
+ * number of valid labels found (1..4), or COFFER_ECORRUPT if none
+ * (COFFER_ENOTSUP instead when a label was written by a newer version;
+ * the read error when no label could be read at all). */
 int cf_label_read_config(cf_vdev_t *v, cf_label_config_t *c) CF_MUST_CHECK;
 
-/* Write one uberblock slot in all four labels (L0+L2, flush, L1+L3,
- * flush is done by the caller through cf_vdev_flush). */
+/* Write one uberblock slot in all four labels: L0 and L2, flush, then L1
+ * and L3.  The final flush, which makes L1 and L3 durable, is the
+ * caller's (cf_vdev_flush), so spa can flush every device once. */
 int cf_label_write_ub(cf_vdev_t *v, unsigned slot,
     const uint8_t ub[CF_UB_SLOT_SIZE]) CF_MUST_CHECK;
 /* Read slot `slot` of label `label` (0..3). */
 int cf_label_read_ub(cf_vdev_t *v, unsigned label, unsigned slot,
     uint8_t ub[CF_UB_SLOT_SIZE]) CF_MUST_CHECK;
-/* Overwrite all four labels with zeros (pool destroy). */
+/* Overwrite all four labels with zeros (pool destroy), then flush. */
 int cf_label_wipe(cf_vdev_t *v) CF_MUST_CHECK;
+/* Byte offset of label `label` (0..3) on v. */
+uint64_t cf_label_offset(const cf_vdev_t *v, unsigned label);
 
 #endif
