@@ -15,7 +15,7 @@ static void sample(cf_label_config_t *c, uint64_t txg)
 	memset(c, 0, sizeof(*c));
 	c->version = CF_LABEL_VERSION;
 	c->pool_guid = 0x1122334455667788ULL;
-	strcpy(c->pool_name, "tank");
+	snprintf(c->pool_name, sizeof(c->pool_name), "%s", "tank");
 	c->state = CF_POOL_STATE_ACTIVE;
 	c->create_txg = 4;
 	c->config_txg = txg;
@@ -29,7 +29,7 @@ static void sample(cf_label_config_t *c, uint64_t txg)
 	c->features_incompat = 0x5;
 	c->features_ro_compat = 0x80;
 	c->hostid = 0xdeadbeef;
-	strcpy(c->hostname, "host.example");
+	snprintf(c->hostname, sizeof(c->hostname), "%s", "host.example");
 }
 
 /* Recompute the checksum after a deliberate edit, as a forger would. */

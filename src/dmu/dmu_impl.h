@@ -1,0 +1,116 @@
+/*
+ * dmu internals and the interface the dsl (and only the dsl) uses to open,
+ * create and sync object sets.
+ */
+#ifndef COFFER_DMU_IMPL_H
+#define COFFER_DMU_IMPL_H
+
+#include <pthread.h>
+
+#include "dmu/dmu.h"
+#include "spa/spa.h"
+
+#define CF_DNODE_SIZE      512
+#define CF_DNODE_BLKSZ     16384
+#define CF_DNODES_PER_BLK  (CF_DNODE_BLKSZ / CF_DNODE_SIZE)
+#define CF_IND_BLKSZ       32768
+#define CF_IND_BPS         (CF_IND_BLKSZ / CF_BP_SIZE)     /* 204 */
+#define CF_MAX_LEVELS      12
+#define CF_OBJSET_PHYS_SIZE 4096
+#define CF_DN_BONUS_OFF    256
+
+#define CF_OT_OBJSET 40         /* bp type of an objset root block */
+
+#define CF_OS_TYPE_MOS 1
+#define CF_OS_TYPE_FS  2
+#define CF_OS_TYPE_VOL 3
+
+/* Decoded dnode (the on-disk layout is drawn in dmu.c). */
+typedef struct cf_dnode_phys {
+	uint8_t type;
+	uint8_t nlevels;
+	uint16_t bonuslen;
+	uint32_t blksz;
+	uint64_t maxblkid;
+	uint64_t used;
+	cf_blkptr_t root;
+	uint8_t bonus[CF_BONUS_MAX];
+} cf_dnode_phys_t;
+
+void cf_dnode_encode(const cf_dnode_phys_t *dn, uint8_t out[CF_DNODE_SIZE]);
+int cf_dnode_decode(const uint8_t in[CF_DNODE_SIZE], cf_dnode_phys_t *dn)
+    CF_MUST_CHECK;
+
+/* Accounting callbacks from the sync of an object set to its owner. */
+typedef struct cf_os_ops {
+	/* a block was written in txg */
+	void (*born)(void *arg, const cf_blkptr_t *bp, uint64_t txg);
+	/* a block born before txg is no longer referenced by the head: the
+	 * owner frees it or keeps it for a snapshot (deadlist) */
+	void (*kill)(void *arg, const cf_blkptr_t *bp, uint64_t txg);
+	/* a block born in txg was replaced in txg (already freed or reused:
+	 * only undo its accounting) */
+	void (*unborn)(void *arg, const cf_blkptr_t *bp, uint64_t txg);
+	/* the object set got dirty in txg (open or syncing) */
+	void (*dirtied)(void *arg, uint64_t txg);
+} cf_os_ops_t;
+
+typedef struct cf_os_settings {
+	uint32_t recordsize;
+	uint8_t comp, comp_level, cksum, copies;
+	int readonly;
+} cf_os_settings_t;
+
+/* Open an object set whose root block is *root (a hole: empty set). */
+int cf_os_open(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
+    const cf_os_settings_t *s, const cf_os_ops_t *ops, void *ops_arg,
+    const char *name, cf_objset_t **out) CF_MUST_CHECK;
+void cf_os_close(cf_objset_t *os);
+void cf_os_set_settings(cf_objset_t *os, const cf_os_settings_t *s);
+void cf_os_set_name(cf_objset_t *os, const char *name);
+cf_spa_t *cf_os_spa(cf_objset_t *os);
+int cf_os_type(cf_objset_t *os);
+
+/* Does the object set have changes in txg? */
+int cf_os_dirty(cf_objset_t *os, uint64_t txg);
+/*
+ * Sync txg (pass 1, 2, ...): write every change of txg, then the dnode
+ * blocks and the objset root; *root receives the new root block pointer.
+ * Runs in the sync thread only.
+ */
+int cf_os_sync(cf_objset_t *os, uint64_t txg, int pass, cf_blkptr_t *root)
+    CF_MUST_CHECK;
+/* After the txg is durable: drop caches beyond the limit. */
+void cf_os_synced(cf_objset_t *os, uint64_t txg);
+
+/* A tx for the syncing txg, used by sync-context code (dsl, fs format). */
+void cf_tx_sync_init(cf_tx_t *tx, cf_objset_t *os, uint64_t txg);
+
+struct cf_tx {
+	cf_objset_t *os;
+	uint64_t txg;
+	uint64_t dirtied;
+	int synccontext;
+};
+
+/*
+ * Traversal (scrub, leak check, send): visit every block pointer of the
+ * object set with birth > min_txg, parents before children.  cb returns
+ * non-zero to stop; returning CF_TRAVERSE_SKIP skips the children.
+ */
+#define CF_TRAVERSE_SKIP 1000
+typedef int (*cf_traverse_cb)(void *arg, uint64_t obj, uint64_t blkid,
+    const cf_blkptr_t *bp);
+int cf_os_traverse_root(cf_spa_t *spa, const cf_blkptr_t *root,
+    uint64_t min_txg, cf_traverse_cb cb, void *arg) CF_MUST_CHECK;
+
+/* Encode/decode an objset root block (CF_OBJSET_PHYS_SIZE bytes). */
+typedef struct cf_objset_phys {
+	cf_dnode_phys_t meta;
+	uint64_t type;
+	uint64_t flags;
+} cf_objset_phys_t;
+void cf_osphys_encode(const cf_objset_phys_t *p, uint8_t *out);
+int cf_osphys_decode(const uint8_t *in, cf_objset_phys_t *p) CF_MUST_CHECK;
+
+#endif

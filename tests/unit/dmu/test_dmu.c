@@ -1,0 +1,248 @@
+/*
+ * dmu tests: objects over a memory pool, with the real sync thread,
+ * concurrent writers during syncs, and a reopen from the uberblock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include "dmu/dmu_impl.h"
+#include "crypto/crypto.h"
+
+typedef struct tpool {
+	cf_spa_t *spa;
+	cf_objset_t *os;
+	cf_vdev_t *mem;         /* inner device kept across reopen */
+} tpool_t;
+
+#define BITMAP_OBJ 1      /* allocated first by t_open(create) */
+
+struct bm {
+	tpool_t *t;
+	cf_tx_t *tx;
+};
+
+static int bm_cb(void *arg, int vdev, uint64_t off, const void *buf,
+    uint64_t len)
+{
+	struct bm *b = arg;
+	(void)vdev;
+	return cf_obj_write(b->t->os, b->tx, BITMAP_OBJ, off, len, buf);
+}
+
+/* The test's own "pool sync": the objset is its own MOS and keeps the
+ * allocation bitmap in object 1, converging like the dsl does. */
+static int t_sync(void *arg, uint64_t txg, cf_blkptr_t *root)
+{
+	tpool_t *t = arg;
+	cf_tx_t tx;
+	cf_tx_sync_init(&tx, t->os, txg);
+	struct bm b = { t, &tx };
+	for (int pass = 1; pass < 30; pass++) {
+		int err = cf_os_sync(t->os, txg, pass, root);
+		if (!err)
+			err = cf_spa_bitmap_dirty(t->spa, bm_cb, &b);
+		if (err)
+			return err;
+		if (!cf_os_dirty(t->os, txg))
+			return 0;
+	}
+	return -EIO;
+}
+
+static void t_kill(void *arg, const cf_blkptr_t *bp, uint64_t txg)
+{
+	tpool_t *t = arg;
+	cf_spa_free(t->spa, bp, txg);
+}
+
+static const cf_os_ops_t t_ops = { NULL, t_kill, NULL, NULL };
+static const cf_os_settings_t t_set = { 131072, CF_COMP_LZ4, 0,
+	CF_CKSUM_FLETCHER4, 1, 0 };
+
+/* A fault wrapper that never crashes lets us keep the memory device. */
+static int t_open(tpool_t *t, int create)
+{
+	cf_vdev_t *v;
+	cf_fault_cfg_t cfg = { 0 };
+	cfg.keep_inner = 1;
+	int err = cf_vdev_open_fault(t->mem, &cfg, &v);
+	if (err)
+		return err;
+	err = cf_spa_open_vdevs("t", &v, 1, create, 0, &t->spa);
+	if (err)
+		return err;
+	const cf_blkptr_t *root = &cf_spa_ub(t->spa)->mos;
+	cf_blkptr_t hole = { 0 };
+	err = cf_os_open(t->spa, create ? &hole : root, CF_OS_TYPE_FS, &t_set,
+	    &t_ops, t, "t", &t->os);
+	if (err)
+		return err;
+	if (create) {
+		cf_tx_t tx;
+		uint64_t obj;
+		cf_tx_sync_init(&tx, t->os, 1);
+		err = cf_obj_alloc(t->os, &tx, CF_OT_SPACE_MAP, 16384, &obj);
+		if (!err && obj != BITMAP_OBJ)
+			err = -EIO;
+	} else {
+		uint64_t n = cf_spa_bitmap_bytes(t->spa, 0);
+		uint8_t *buf = malloc(n);
+		err = buf ? cf_obj_read(t->os, BITMAP_OBJ, 0, n, buf) : -ENOMEM;
+		if (!err)
+			err = cf_spa_bitmap_load(t->spa, 0, 0, buf, n);
+		free(buf);
+		cf_spa_bitmap_loaded(t->spa);
+	}
+	if (err)
+		return err;
+	cf_spa_start(t->spa, t_sync, NULL, t);
+	return 0;
+}
+
+static void t_close(tpool_t *t)
+{
+	if (cf_spa_txg_wait(t->spa, 0) != 0)
+		fprintf(stderr, "final sync failed\n");
+	cf_spa_close(t->spa);
+	cf_os_close(t->os);
+}
+
+static void fill(uint8_t *b, size_t n, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		b[i] = (uint8_t)(seed >> 56);
+	}
+}
+
+static void test_write_read_sync_reopen(void)
+{
+	tpool_t t = { 0 };
+	CHECK_OK(cf_vdev_open_mem(256u << 20, &t.mem));
+	CHECK_OK(t_open(&t, 1));
+	cf_tx_t *tx;
+	uint64_t a, b;
+	CHECK_OK(cf_tx_begin(t.os, 1 << 20, &tx));
+	CHECK_OK(cf_obj_alloc(t.os, tx, CF_OT_FILE, 0, &a));
+	CHECK_OK(cf_obj_alloc(t.os, tx, CF_OT_FILE, 4096, &b));
+	cf_tx_end(tx);
+	CHECK(a != b && a > 0);
+	size_t n = 3 * 131072 + 777;
+	uint8_t *w = malloc(n), *r = malloc(n);
+	fill(w, n, 1);
+	CHECK_OK(cf_tx_begin(t.os, n, &tx));
+	CHECK_OK(cf_obj_write(t.os, tx, a, 1000, n, w));
+	CHECK_OK(cf_obj_write(t.os, tx, b, (1ULL << 40), 100, w));
+	CHECK_OK(cf_bonus_write(t.os, tx, a, "hello", 5));
+	cf_tx_end(tx);
+	CHECK_OK(cf_obj_read(t.os, a, 1000, n, r));
+	CHECK(memcmp(w, r, n) == 0);
+	CHECK_OK(cf_spa_txg_wait(t.spa, 0));
+	memset(r, 0, n);
+	CHECK_OK(cf_obj_read(t.os, a, 1000, n, r));
+	CHECK(memcmp(w, r, n) == 0);
+	CHECK_OK(cf_obj_read(t.os, b, (1ULL << 40), 100, r));
+	CHECK(memcmp(w, r, 100) == 0);
+	CHECK_OK(cf_obj_read(t.os, b, 12345, 100, r));
+	for (int i = 0; i < 100; i++)
+		CHECK(r[i] == 0);
+	/* overwrite the middle, free a range, in a later txg */
+	CHECK_OK(cf_tx_begin(t.os, n, &tx));
+	CHECK_OK(cf_obj_write(t.os, tx, a, 131072, 10, "0123456789"));
+	CHECK_OK(cf_obj_free_range(t.os, tx, a, 2 * 131072, 131072));
+	cf_tx_end(tx);
+	memcpy(w + 131072 - 1000, "0123456789", 10);
+	memset(w + 2 * 131072 - 1000, 0, 131072);
+	CHECK_OK(cf_obj_read(t.os, a, 1000, n, r));
+	CHECK(memcmp(w, r, n) == 0);
+	t_close(&t);
+
+	CHECK_OK(t_open(&t, 0));
+	memset(r, 0xaa, n);
+	CHECK_OK(cf_obj_read(t.os, a, 1000, n, r));
+	CHECK(memcmp(w, r, n) == 0);
+	char bonus[16];
+	CHECK_RC(cf_bonus_read(t.os, a, bonus, sizeof(bonus)), 5);
+	CHECK(memcmp(bonus, "hello", 5) == 0);
+	cf_objinfo_t info;
+	CHECK_OK(cf_obj_info(t.os, b, &info));
+	CHECK(info.blksz == 4096 && info.maxblkid == (1ULL << 40) / 4096);
+	CHECK_OK(cf_tx_begin(t.os, 0, &tx));
+	CHECK_OK(cf_obj_free(t.os, tx, b));
+	cf_tx_end(tx);
+	CHECK_RC(cf_obj_info(t.os, b, &info), -ENOENT);
+	t_close(&t);
+	CHECK_OK(t_open(&t, 0));
+	CHECK_RC(cf_obj_info(t.os, b, &info), -ENOENT);
+	CHECK_OK(cf_obj_read(t.os, a, 1000, n, r));
+	CHECK(memcmp(w, r, n) == 0);
+	t_close(&t);
+	cf_vdev_close(t.mem);
+	free(w);
+	free(r);
+}
+
+typedef struct wr_arg {
+	tpool_t *t;
+	uint64_t obj;
+	int id;
+	int fail;
+} wr_arg_t;
+
+static void *writer(void *p)
+{
+	wr_arg_t *a = p;
+	uint8_t buf[10000], chk[10000];
+	for (int i = 0; i < 300 && !a->fail; i++) {
+		cf_tx_t *tx;
+		fill(buf, sizeof(buf), (uint64_t)(a->id * 1000 + i));
+		uint64_t off = (uint64_t)(i % 37) * 9000;
+		if (cf_tx_begin(a->t->os, sizeof(buf), &tx)) {
+			a->fail = 1;
+			break;
+		}
+		if (cf_obj_write(a->t->os, tx, a->obj, off, sizeof(buf), buf))
+			a->fail = 2;
+		cf_tx_end(tx);
+		if (cf_obj_read(a->t->os, a->obj, off, sizeof(buf), chk) ||
+		    memcmp(buf, chk, sizeof(buf)))
+			a->fail = 3;
+		if (i % 50 == 0 && cf_spa_txg_wait(a->t->spa, 0))
+			a->fail = 4;
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers(void)
+{
+	tpool_t t = { 0 };
+	CHECK_OK(cf_vdev_open_mem(256u << 20, &t.mem));
+	CHECK_OK(t_open(&t, 1));
+	enum { N = 4 };
+	wr_arg_t args[N];
+	pthread_t th[N];
+	for (int i = 0; i < N; i++) {
+		cf_tx_t *tx;
+		CHECK_OK(cf_tx_begin(t.os, 0, &tx));
+		args[i].t = &t;
+		args[i].id = i;
+		args[i].fail = 0;
+		CHECK_OK(cf_obj_alloc(t.os, tx, CF_OT_FILE, 0, &args[i].obj));
+		cf_tx_end(tx);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_create(&th[i], NULL, writer, &args[i]);
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < N; i++)
+		CHECK_RC(args[i].fail, 0);
+	t_close(&t);
+	cf_vdev_close(t.mem);
+}
+
+void test_main(void)
+{
+	RUN(test_write_read_sync_reopen);
+	RUN(test_concurrent_writers);
+}
