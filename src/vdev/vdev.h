@@ -167,7 +167,9 @@ void cf_label_encode(const cf_label_config_t *c, uint8_t *buf);
 int cf_label_decode(const uint8_t *buf, size_t len, cf_label_config_t *c)
     CF_MUST_CHECK;
 
-/* Write the config to all four labels (two-phase, with flushes). */
+/* Write the config to all four labels (two-phase, with flushes).  A
+ * config that would not decode (empty name, index >= count ...) is
+ * refused with -EINVAL and nothing is written. */
 int cf_label_write_config(cf_vdev_t *v, const cf_label_config_t *c)
     CF_MUST_CHECK;
 /* Read the newest valid config among the four labels.  Returns the
@@ -186,7 +188,7 @@ int cf_label_read_ub(cf_vdev_t *v, unsigned label, unsigned slot,
     uint8_t ub[CF_UB_SLOT_SIZE]) CF_MUST_CHECK;
 /* Overwrite all four labels with zeros (pool destroy), then flush. */
 int cf_label_wipe(cf_vdev_t *v) CF_MUST_CHECK;
-/* Byte offset of label `label` (0..3) on v. */
+/* Byte offset of label `label` (0..3) on v; UINT64_MAX for others. */
 uint64_t cf_label_offset(const cf_vdev_t *v, unsigned label);
 
 #endif
