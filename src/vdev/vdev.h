@@ -22,6 +22,8 @@
  *     fails verification is ignored, never trusted partially.
  *  3. The vdev layer does not interpret uberblocks: slots are opaque
  *     CF_UB_SLOT_SIZE byte arrays that spa encodes and verifies.
+ *  4. cf_vdev_read/write refuse (-EINVAL) any range outside [0, size).
+ *     Every back end accepts requests from several threads at once.
  */
 #ifndef COFFER_VDEV_H
 #define COFFER_VDEV_H
@@ -69,8 +71,9 @@ struct cf_vdev {
  * multiple of CF_LABEL_SIZE.
  * Errors: -EINVAL (unknown flags, EXCL without CREATE, CREATE with
  * RDONLY or below CF_VDEV_MIN_SIZE, a path that is neither a regular file
- * nor a block device, a device smaller than CF_VDEV_MIN_OPEN_SIZE), -EEXIST (CREATE|EXCL and
- * the path exists), -ENOMEM, other -errno from open/fstat/ftruncate.
+ * nor a block device, a device smaller than CF_VDEV_MIN_OPEN_SIZE),
+ * -EEXIST (CREATE|EXCL and the path exists), -ENOMEM, other -errno from
+ * open/fstat/ftruncate.
  * CREATE without EXCL on an existing regular file grows it to `size` if
  * it is smaller and never shrinks it.  A write to a RDONLY vdev fails
  * with -EROFS (its flush succeeds: nothing to make durable). */
