@@ -104,8 +104,11 @@ static int writeback(struct fault_priv *p)
 			break;
 		free(w->data);
 	}
-	memmove(p->pend, p->pend + done, (p->npend - done) * sizeof(*p->pend));
-	p->npend -= done;
+	if (done > 0) {
+		memmove(p->pend, p->pend + done,
+		    (p->npend - done) * sizeof(*p->pend));
+		p->npend -= done;
+	}
 	if (rc == 0)
 		rc = cf_vdev_flush(p->inner);
 	return rc;

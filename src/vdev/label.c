@@ -108,6 +108,9 @@ _Static_assert(CF_UB_RING_OFF + CF_UB_SLOTS * CF_UB_SLOT_SIZE <=
 
 uint64_t cf_label_offset(const cf_vdev_t *v, unsigned label)
 {
+	/* An offset no I/O can use: the dispatcher refuses it. */
+	if (label >= CF_LABELS)
+		return UINT64_MAX;
 	if (label < 2)
 		return (uint64_t)label * CF_LABEL_SIZE;
 	return v->size - (uint64_t)(CF_LABELS - label) * CF_LABEL_SIZE;
@@ -305,16 +308,26 @@ static int write_labels(cf_vdev_t *v, unsigned a, unsigned b, uint64_t rel,
 
 int cf_label_write_config(cf_vdev_t *v, const cf_label_config_t *c)
 {
+	cf_label_config_t check;
 	uint8_t *buf;
 	int rc;
 
-	if (c == NULL || (rc = check_dev(v)) != 0)
-		return c == NULL ? -EINVAL : rc;
+	if (c == NULL)
+		return -EINVAL;
+	if ((rc = check_dev(v)) != 0)
+		return rc;
 	/* Config block and the reserved area after it, which stays zero. */
 	buf = calloc(1, CONFIG_WRITE_LEN);
 	if (buf == NULL)
 		return -ENOMEM;
 	cf_label_encode(c, buf);
+	/* Never put on disk a label that no reader would accept (an empty
+	 * pool name, an index past the count ...). */
+	rc = cf_label_decode(buf, CF_LABEL_CONFIG_SIZE, &check);
+	if (rc != 0) {
+		free(buf);
+		return rc == -ENOMEM ? rc : -EINVAL;
+	}
 	rc = write_labels(v, 0, 2, 0, buf, CONFIG_WRITE_LEN);
 	if (rc == 0)
 		rc = cf_vdev_flush(v);
@@ -333,8 +346,10 @@ int cf_label_read_config(cf_vdev_t *v, cf_label_config_t *c)
 	uint8_t *buf;
 	int rc;
 
-	if (c == NULL || (rc = check_dev(v)) != 0)
-		return c == NULL ? -EINVAL : rc;
+	if (c == NULL)
+		return -EINVAL;
+	if ((rc = check_dev(v)) != 0)
+		return rc;
 	buf = malloc(CF_LABEL_CONFIG_SIZE);
 	if (buf == NULL)
 		return -ENOMEM;

@@ -22,6 +22,8 @@
  *     fails verification is ignored, never trusted partially.
  *  3. The vdev layer does not interpret uberblocks: slots are opaque
  *     CF_UB_SLOT_SIZE byte arrays that spa encodes and verifies.
+ *  4. cf_vdev_read/write refuse (-EINVAL) any range outside [0, size).
+ *     Every back end accepts requests from several threads at once.
  */
 #ifndef COFFER_VDEV_H
 #define COFFER_VDEV_H
@@ -69,8 +71,9 @@ struct cf_vdev {
  * multiple of CF_LABEL_SIZE.
  * Errors: -EINVAL (unknown flags, EXCL without CREATE, CREATE with
  * RDONLY or below CF_VDEV_MIN_SIZE, a path that is neither a regular file
- * nor a block device, a device smaller than CF_VDEV_MIN_OPEN_SIZE), -EEXIST (CREATE|EXCL and
- * the path exists), -ENOMEM, other -errno from open/fstat/ftruncate.
+ * nor a block device, a device smaller than CF_VDEV_MIN_OPEN_SIZE),
+ * -EEXIST (CREATE|EXCL and the path exists), -ENOMEM, other -errno from
+ * open/fstat/ftruncate.
  * CREATE without EXCL on an existing regular file grows it to `size` if
  * it is smaller and never shrinks it.  A write to a RDONLY vdev fails
  * with -EROFS (its flush succeeds: nothing to make durable). */
@@ -167,7 +170,9 @@ void cf_label_encode(const cf_label_config_t *c, uint8_t *buf);
 int cf_label_decode(const uint8_t *buf, size_t len, cf_label_config_t *c)
     CF_MUST_CHECK;
 
-/* Write the config to all four labels (two-phase, with flushes). */
+/* Write the config to all four labels (two-phase, with flushes).  A
+ * config that would not decode (empty name, index >= count ...) is
+ * refused with -EINVAL and nothing is written. */
 int cf_label_write_config(cf_vdev_t *v, const cf_label_config_t *c)
     CF_MUST_CHECK;
 /* Read the newest valid config among the four labels.  Returns the
@@ -186,7 +191,7 @@ int cf_label_read_ub(cf_vdev_t *v, unsigned label, unsigned slot,
     uint8_t ub[CF_UB_SLOT_SIZE]) CF_MUST_CHECK;
 /* Overwrite all four labels with zeros (pool destroy), then flush. */
 int cf_label_wipe(cf_vdev_t *v) CF_MUST_CHECK;
-/* Byte offset of label `label` (0..3) on v. */
+/* Byte offset of label `label` (0..3) on v; UINT64_MAX for others. */
 uint64_t cf_label_offset(const cf_vdev_t *v, unsigned label);
 
 #endif

@@ -32,7 +32,7 @@ static void put(const char *name, const uint8_t *b, size_t len, int trim)
 	while (trim && len > 0 && b[len - 1] == 0)
 		len--;
 	snprintf(path, sizeof(path), "%s/%s", outdir, name);
-	f = fopen(path, "wb");
+	f = fopen(path, "wbe");
 	if (f == NULL || fwrite(b, 1, len, f) != len || fclose(f) != 0) {
 		fprintf(stderr, "gen_label_corpus: cannot write '%s'\n", path);
 		exit(1);

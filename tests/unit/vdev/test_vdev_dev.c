@@ -6,6 +6,8 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,6 +274,57 @@ static void test_file_bounds(void)
 		CHECK(tail[i] == 0);
 }
 
+/*
+ * Short transfers: RLIMIT_FSIZE makes pwrite stop at the limit (a short
+ * write), and the retry at the limit fails with EFBIG; the loop must go
+ * on after the short write and then report the error, not success.
+ */
+static void test_file_short_write(void)
+{
+	const char *p = tpath("short");
+	cf_vdev_t *v = NULL;
+	struct rlimit old, lim;
+	uint8_t a[8192], b[8192];
+	const uint64_t limit = 2 * MIB;
+	void (*oldsig)(int);
+	int rc;
+
+	fill(a, sizeof(a), 7);
+	CHECK_OK(cf_vdev_open_file(p, CF_VDEV_CREATE | CF_VDEV_EXCL,
+	    CF_VDEV_MIN_SIZE, &v));
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = limit;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	rc = cf_vdev_write(v, limit - 4096, a, sizeof(a));
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, oldsig);
+	CHECK_RC(rc, -EFBIG);
+	memset(b, 0, sizeof(b));
+	CHECK_OK(cf_vdev_read(v, limit - 4096, b, sizeof(b)));
+	CHECK(memcmp(a, b, 4096) == 0);         /* the short part landed */
+	for (size_t i = 4096; i < sizeof(b); i++)
+		CHECK(b[i] == 0);
+	cf_vdev_close(v);
+}
+
+/* A file truncated under an open vdev: reads past its end fail. */
+static void test_file_short_read(void)
+{
+	const char *p = tpath("shrunk");
+	cf_vdev_t *v = NULL;
+	uint8_t b[8192];
+
+	make_file(p, (off_t)(4 * MIB));
+	CHECK_OK(cf_vdev_open_file(p, 0, 0, &v));
+	CHECK(truncate(p, (off_t)(2 * MIB)) == 0);
+	CHECK_RC(cf_vdev_read(v, 3 * MIB, b, sizeof(b)), -EIO);
+	CHECK_RC(cf_vdev_read(v, 2 * MIB - 4096, b, sizeof(b)), -EIO);
+	CHECK_OK(cf_vdev_read(v, 2 * MIB - 8192, b, sizeof(b)));
+	cf_vdev_close(v);
+}
+
 static void test_mem(void)
 {
 	cf_vdev_t *v = NULL;
@@ -310,5 +363,7 @@ void test_main(void)
 	RUN(test_file_refuses_odd_things);
 	RUN(test_file_cloexec);
 	RUN(test_file_bounds);
+	RUN(test_file_short_write);
+	RUN(test_file_short_read);
 	RUN(test_mem);
 }

@@ -270,12 +270,37 @@ static void test_write_read_config(void)
 	CHECK(cf_label_offset(v, 1) == CF_LABEL_SIZE);
 	CHECK(cf_label_offset(v, 2) == 4 * MIB - 2 * CF_LABEL_SIZE);
 	CHECK(cf_label_offset(v, 3) == 4 * MIB - CF_LABEL_SIZE);
+	CHECK(cf_label_offset(v, 4) == UINT64_MAX);
 	/* the data area is untouched */
 	CHECK_OK(cf_vdev_read(v, cf_vdev_data_start(v), buf, CF_LABEL_SIZE));
 	for (size_t i = 0; i < CF_LABEL_SIZE; i++)
 		CHECK(buf[i] == 0);
 	cf_vdev_close(v);
 	free(buf);
+}
+
+/* A config no reader would accept is refused before anything is written. */
+static void test_write_invalid_config(void)
+{
+	cf_label_config_t c, d;
+	cf_vdev_t *v = NULL;
+
+	CHECK_OK(cf_vdev_open_mem(2 * MIB, &v));
+	sample(&c, 10);
+	CHECK_OK(cf_label_write_config(v, &c));
+	c.config_txg = 11;
+	c.pool_name[0] = '\0';
+	CHECK_RC(cf_label_write_config(v, &c), -EINVAL);
+	sample(&c, 11);
+	c.vdev_index = c.vdev_count;
+	CHECK_RC(cf_label_write_config(v, &c), -EINVAL);
+	sample(&c, 11);
+	c.state = 7;
+	CHECK_RC(cf_label_write_config(v, &c), -EINVAL);
+	CHECK_RC(cf_label_write_config(v, NULL), -EINVAL);
+	CHECK_RC(cf_label_read_config(v, &d), 4);
+	CHECK(d.config_txg == 10);
+	cf_vdev_close(v);
 }
 
 /* Damage label l's config block. */
@@ -550,6 +575,7 @@ void test_main(void)
 	RUN(test_decode_hostile);
 	RUN(test_decode_short_and_newer);
 	RUN(test_write_read_config);
+	RUN(test_write_invalid_config);
 	RUN(test_damaged_copies);
 	RUN(test_newer_version_labels);
 	RUN(test_ub_slots);
