@@ -163,6 +163,7 @@ typedef struct dnrec {
 	uint64_t maxblkid;
 	int freeall;
 	frange_t *frees;
+	uint64_t dirtybytes;            /* data dirtied in this txg (estimate) */
 } dnrec_t;
 
 typedef struct txgstate {
@@ -842,6 +843,7 @@ static int dr_get(cf_objset_t *os, cf_tx_t *tx, dnrec_t *r, uint64_t blkid,
 		memcpy(d->data, tmp, r->blksz);
 	free(tmp);
 	tx_dirty(tx, r->blksz);
+	r->dirtybytes += r->blksz;
 	if (blkid > r->maxblkid)
 		r->maxblkid = blkid;
 	*out = d;
@@ -945,8 +947,10 @@ int cf_obj_free_range(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 	txgstate_t *ts = ts_get(os, tx->txg, 1);
 	for (dr_t *d = ts->drs, *n; d; d = n) {
 		n = d->lnext;
-		if (d->obj == obj && d->blkid >= b0 && d->blkid < b1)
+		if (d->obj == obj && d->blkid >= b0 && d->blkid < b1) {
+			r->dirtybytes -= CF_MIN(r->dirtybytes, d->size);
 			dr_remove(ts, d);
+		}
 	}
 	err = add_frange(r, b0, b1);
 	tx_dirty(tx, 0);
@@ -993,6 +997,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		memset(r->bonus, 0, sizeof(r->bonus));
 		r->maxblkid = 0;
 		r->freeall = 1;
+		r->dirtybytes = 0;
 		frange_free_list(r->frees);
 		r->frees = NULL;
 		tx_dirty(tx, CF_DNODE_SIZE);
@@ -1051,6 +1056,24 @@ int cf_obj_info(cf_objset_t *os, uint64_t obj, cf_objinfo_t *info)
 		if (dn_get(os, obj, &dn) == 0) {
 			info->nlevels = dn->phys.nlevels;
 			info->used = dn->phys.used;
+		}
+		/* changes not yet synced: an estimate, as st_blocks is */
+		txgstate_t *order[2] = { ts_older(os), ts_newer(os) };
+		for (int i = 0; i < 2; i++) {
+			dnrec_t *r = order[i]->txg ? rec_find(order[i], obj) :
+			    NULL;
+			if (!r)
+				continue;
+			if (r->freeall)
+				info->used = 0;
+			uint64_t nblk = r->maxblkid + 1;
+			for (frange_t *f = r->frees; f; f = f->next) {
+				uint64_t e = CF_MIN(f->end, nblk);
+				if (e > f->start)
+					info->used -= info->used *
+					    (e - f->start) / nblk;
+			}
+			info->used += r->dirtybytes;
 		}
 	}
 	pthread_mutex_unlock(&os->lock);

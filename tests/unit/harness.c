@@ -64,8 +64,18 @@ const char *th_tmpdir(void)
 	return tmpdir;
 }
 
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "  [log %d] %s\n", level, msg);
+}
+
 int main(void)
 {
+	/* COFFER_TEST_LOG=N shows library messages up to level N */
+	const char *lv = getenv("COFFER_TEST_LOG");
+	if (lv)
+		coffer_set_log(log_cb, NULL);
 	test_main();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail ? 1 : 0;

@@ -556,10 +556,14 @@ static void test_symlinks(void)
 	CHECK_OK(cf_fs_resolve(fs, "/sl/up/file", 1, &ino));
 	CHECK(ino == f);
 	memset(target, 0, sizeof(target));
-	strcpy(target, "/sl");
-	for (int i = 0; i < 300; i++)
-		strcat(target, "/.");
-	strcat(target, "/file");
+	{
+		size_t tl = 0;
+		memcpy(target, "/sl", 3);
+		tl = 3;
+		for (int i = 0; i < 300; i++, tl += 2)
+			memcpy(target + tl, "/.", 2);
+		memcpy(target + tl, "/file", 6);
+	}
 	CHECK(mkl(d, "longpath", target));
 	CHECK_OK(cf_fs_resolve(fs, "/sl/longpath", 1, &ino));
 	CHECK(ino == f);

@@ -37,3 +37,9 @@ const char *coffer_errdetail(void)
 {
 	return corrupt_site;
 }
+
+void coffer_set_log(coffer_log_fn fn, void *arg)
+{
+	(void)fn;
+	(void)arg;
+}

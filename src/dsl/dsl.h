@@ -1,0 +1,117 @@
+/*
+ * dsl: the dataset and snapshot layer.
+ *
+ * A pool (dsl_pool) is a spa plus its MOS.  The MOS holds, as objects:
+ *   1       the object directory (a zap of names -> object ids/values)
+ *   dirs    one per dataset name: parent, children, properties, snapshot
+ *           names, space used by the dataset and its snapshots
+ *   ds      one per head dataset and per snapshot: object set root bp,
+ *           previous/next snapshot, creation txg and time, guid,
+ *           referenced bytes, deadlist
+ *   deadlists  block pointers freed by the head but still referenced by
+ *           the previous snapshot (OpenZFS's deadlist)
+ *   bitmaps the allocation bitmap of each device
+ *   errlog  blocks found unrecoverable
+ *
+ * All MOS changes happen in the sync thread (sync tasks), so the MOS is
+ * never half-changed in a committed txg.
+ */
+#ifndef COFFER_DSL_H
+#define COFFER_DSL_H
+
+#include "util/util.h"
+#include "spa/spa.h"
+#include "dmu/dmu_impl.h"
+#include "dsl/props.h"
+
+typedef struct dsl_pool dsl_pool_t;
+typedef struct dsl_dataset dsl_dataset_t;
+
+int dsl_pool_create(cf_spa_t *spa, const char *const *props,
+    dsl_pool_t **out) CF_MUST_CHECK;
+int dsl_pool_open(cf_spa_t *spa, dsl_pool_t **out) CF_MUST_CHECK;
+/* Syncs, closes every dataset and the spa. */
+int dsl_pool_close(dsl_pool_t *dp);
+cf_spa_t *dsl_pool_spa(dsl_pool_t *dp);
+int dsl_pool_sync(dsl_pool_t *dp) CF_MUST_CHECK;
+
+/* ---- names -------------------------------------------------------------- */
+
+/* Validate "pool/a/b[@snap]"; COFFER_EBADNAME with a detail. */
+int dsl_name_check(const char *name, int allow_snap) CF_MUST_CHECK;
+
+/* ---- datasets ------------------------------------------------------------- */
+
+int dsl_create(dsl_pool_t *dp, const char *name, int type, uint64_t volsize,
+    const char *const *props) CF_MUST_CHECK;
+int dsl_destroy(dsl_pool_t *dp, const char *name) CF_MUST_CHECK;
+int dsl_snapshot(dsl_pool_t *dp, const char *snapname) CF_MUST_CHECK;
+int dsl_rollback(dsl_pool_t *dp, const char *snapname) CF_MUST_CHECK;
+
+/* Does it exist; its type (COFFER_TYPE_*) */
+int dsl_lookup(dsl_pool_t *dp, const char *name, int *type) CF_MUST_CHECK;
+
+/* Children (direct) of a dataset, names sorted. */
+int dsl_children(dsl_pool_t *dp, const char *name,
+    int (*cb)(const char *child, void *arg), void *arg) CF_MUST_CHECK;
+/* Snapshots of a dataset in creation order (full names). */
+int dsl_snapshots(dsl_pool_t *dp, const char *name,
+    int (*cb)(const char *snap, void *arg), void *arg) CF_MUST_CHECK;
+
+/*
+ * Hold a dataset's object set for reading and writing (head) or reading
+ * (snapshot).  Heads are shared by all holders; release with dsl_rele.
+ */
+int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
+    dsl_dataset_t **ds) CF_MUST_CHECK;
+void dsl_rele(dsl_pool_t *dp, dsl_dataset_t *ds);
+int dsl_ds_type(dsl_dataset_t *ds);
+uint64_t dsl_ds_volsize(dsl_dataset_t *ds);
+
+/* ---- properties --------------------------------------------------------------- */
+
+int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
+    coffer_propval_t *out) CF_MUST_CHECK;
+int dsl_prop_set(dsl_pool_t *dp, const char *name, const char *prop,
+    const char *value) CF_MUST_CHECK;
+int dsl_prop_inherit(dsl_pool_t *dp, const char *name, const char *prop)
+    CF_MUST_CHECK;
+
+/* ---- pool-wide walks ---------------------------------------------------------- */
+
+typedef struct dsl_scrub_stats {
+	uint64_t blocks, bytes, errors, repaired, unrecoverable;
+} dsl_scrub_stats_t;
+int dsl_scrub(dsl_pool_t *dp, coffer_progress_fn progress, void *arg,
+    dsl_scrub_stats_t *st) CF_MUST_CHECK;
+/* The persisted result of the last scrub. */
+int dsl_scrub_result(dsl_pool_t *dp, coffer_pool_info_t *info);
+int dsl_errors(dsl_pool_t *dp, int (*cb)(const char *where, void *arg),
+    void *arg);
+
+/*
+ * Leak check: walk every block reachable from the uberblock and compare
+ * with the allocator.  Fills counts of leaked sectors (allocated but not
+ * referenced), doubly referenced blocks and references to free space.
+ */
+typedef struct dsl_leak_report {
+	uint64_t reachable_bytes;
+	uint64_t allocated_bytes;
+	uint64_t leaked_bytes;
+	uint64_t double_refs;
+	uint64_t unallocated_refs;
+} dsl_leak_report_t;
+int dsl_leak_check(dsl_pool_t *dp, dsl_leak_report_t *rep) CF_MUST_CHECK;
+
+/*
+ * Visit every block reachable from the last committed uberblock (the MOS,
+ * then each dataset's snapshots oldest first and its head), as scrub
+ * does.  ds names the dataset ("<metadata>" for the MOS).  For tests and
+ * debugging tools.
+ */
+typedef int (*dsl_visit_fn)(void *arg, const char *ds, uint64_t obj,
+    uint64_t blkid, const cf_blkptr_t *bp);
+int dsl_walk_blocks(dsl_pool_t *dp, dsl_visit_fn fn, void *arg)
+    CF_MUST_CHECK;
+
+#endif
