@@ -275,8 +275,9 @@ static int copy_range_in(coffer_fs_t *fs, uint64_t ino, int fd,
 	return 0;
 }
 
-/* Copy a local file (or stream) into a fresh, empty coffer file. */
-static int copy_in(coffer_fs_t *fs, uint64_t ino, int fd)
+/* Copy a local file into a fresh, empty coffer file.  stream: read fd
+ * from where it is to the end, without seeking (standard input). */
+static int copy_in(coffer_fs_t *fs, uint64_t ino, int fd, int stream)
 {
 	unsigned char *buf = malloc(CHUNK);
 	struct stat st;
@@ -285,7 +286,7 @@ static int copy_in(coffer_fs_t *fs, uint64_t ino, int fd)
 
 	if (!buf)
 		return -ENOMEM;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (!stream && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 		/* jump over holes where the local file system knows them */
 		while (pos < size) {
@@ -343,7 +344,7 @@ static void put_xattrs(struct copy_ctx *c, const char *local, uint64_t ino,
 		vn = lgetxattr(local, name, NULL, 0);
 		if (vn < 0)
 			continue;
-		if ((size_t)vn > valcap) {
+		if ((size_t)vn > valcap || !val) {
 			char *nv = realloc(val, (size_t)vn ? (size_t)vn : 1);
 			if (!nv)
 				break;
@@ -416,7 +417,7 @@ static void put_dir_contents(struct copy_ctx *c, uint64_t dino,
 	struct dirent *de;
 
 	if (!d) {
-		cli_err(-errno, "cannot open '%s'", local);
+		cli_syserr(errno, "cannot open '%s'", local);
 		c->failed = 1;
 		return;
 	}
@@ -427,7 +428,7 @@ static void put_dir_contents(struct copy_ctx *c, uint64_t dino,
 			continue;
 		if (join(lp, sizeof(lp), local, de->d_name) < 0 ||
 		    join(rp, sizeof(rp), rpath, de->d_name) < 0) {
-			cli_err(-ENAMETOOLONG, "cannot copy '%s/%s'", local,
+			cli_syserr(ENAMETOOLONG, "cannot copy '%s/%s'", local,
 			    de->d_name);
 			c->failed = 1;
 			continue;
@@ -435,7 +436,7 @@ static void put_dir_contents(struct copy_ctx *c, uint64_t dino,
 		put_node(c, dino, de->d_name, lp, rp, 0);
 	}
 	if (errno) {
-		cli_err(-errno, "cannot read '%s'", local);
+		cli_syserr(errno, "cannot read '%s'", local);
 		c->failed = 1;
 	}
 	closedir(d);
@@ -463,7 +464,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		st.st_mtim = st.st_atim;
 	} else if ((top && !c->recursive ? stat(local, &st) :
 	    lstat(local, &st)) != 0) {
-		cli_err(-errno, "cannot stat '%s'", local);
+		cli_syserr(errno, "cannot stat '%s'", local);
 		c->failed = 1;
 		return;
 	}
@@ -547,7 +548,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		} else {
 			fd = open(local, O_RDONLY | O_NOCTTY);
 			if (fd < 0) {
-				cli_err(-errno, "cannot open '%s'", local);
+				cli_syserr(errno, "cannot open '%s'", local);
 				c->failed = 1;
 				return;
 			}
@@ -576,7 +577,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 			if (rc < 0)
 				goto fail;
 		}
-		rc = copy_in(c->fs, ino, fd);
+		rc = copy_in(c->fs, ino, fd, is_stdin);
 		if (rc < 0) {
 			cli_err(rc, "cannot copy '%s' to '%s:%s'", local, c->ds,
 			    rpath);
@@ -589,7 +590,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		if (S_ISLNK(st.st_mode)) {
 			ssize_t n = readlink(local, target, sizeof(target) - 1);
 			if (n < 0) {
-				cli_err(-errno, "cannot read link '%s'", local);
+				cli_syserr(errno, "cannot read link '%s'", local);
 				c->failed = 1;
 				return;
 			}
@@ -697,7 +698,7 @@ int cmd_put(int argc, char **argv)
 			    strcmp(base, "..") == 0) {
 				/* "/" or "dir/.": the contents, merged */
 				if (stat(argv[i], &st) != 0) {
-					cli_err(-errno, "cannot stat '%s'",
+					cli_syserr(errno, "cannot stat '%s'",
 					    argv[i]);
 					c.failed = 1;
 				} else if (!S_ISDIR(st.st_mode) ||
@@ -714,7 +715,7 @@ int cmd_put(int argc, char **argv)
 				continue;
 			}
 			if (join(rp, sizeof(rp), sp.path, base) < 0) {
-				cli_err(-ENAMETOOLONG, "cannot copy '%s'",
+				cli_syserr(ENAMETOOLONG, "cannot copy '%s'",
 				    argv[i]);
 				c.failed = 1;
 				continue;
@@ -791,7 +792,7 @@ static void get_xattrs(struct copy_ctx *c, uint64_t ino, const char *local,
 					    strerror(errno));
 				c->warned_xattr = 1;
 			} else {
-				cli_err(-errno, "cannot set '%s' on '%s'",
+				cli_syserr(errno, "cannot set '%s' on '%s'",
 				    name, local);
 				c->failed = 1;
 			}
@@ -809,7 +810,7 @@ static void get_attrs(struct copy_ctx *c, const coffer_stat_t *st,
 	if (!c->preserve) {
 		if (created && !S_ISLNK(st->mode) &&
 		    chmod(local, (mode_t)(st->mode & 0777 & ~c->umask)) != 0) {
-			cli_err(-errno, "cannot set mode of '%s'", local);
+			cli_syserr(errno, "cannot set mode of '%s'", local);
 			c->failed = 1;
 		}
 		return;
@@ -817,13 +818,13 @@ static void get_attrs(struct copy_ctx *c, const coffer_stat_t *st,
 	if (!S_ISLNK(st->mode))
 		get_xattrs(c, ino, local, rpath);
 	if (c->root && lchown(local, (uid_t)st->uid, (gid_t)st->gid) != 0) {
-		cli_err(-errno, "cannot set owner of '%s'", local);
+		cli_syserr(errno, "cannot set owner of '%s'", local);
 		c->failed = 1;
 	}
 	/* after chown, which clears set-id bits */
 	if (!S_ISLNK(st->mode) &&
 	    chmod(local, (mode_t)(st->mode & 07777)) != 0) {
-		cli_err(-errno, "cannot set mode of '%s'", local);
+		cli_syserr(errno, "cannot set mode of '%s'", local);
 		c->failed = 1;
 	}
 	ts[0].tv_sec = (time_t)st->atime_sec;
@@ -831,7 +832,7 @@ static void get_attrs(struct copy_ctx *c, const coffer_stat_t *st,
 	ts[1].tv_sec = (time_t)st->mtime_sec;
 	ts[1].tv_nsec = (long)st->mtime_nsec;
 	if (utimensat(AT_FDCWD, local, ts, AT_SYMLINK_NOFOLLOW) != 0) {
-		cli_err(-errno, "cannot set times of '%s'", local);
+		cli_syserr(errno, "cannot set times of '%s'", local);
 		c->failed = 1;
 	}
 }
@@ -908,7 +909,7 @@ static void get_dir_contents(struct copy_ctx *c, uint64_t dino,
 		char lp[CLI_PATH_MAX], rp[CLI_PATH_MAX];
 		if (join(lp, sizeof(lp), local, d.v[i].name) < 0 ||
 		    join(rp, sizeof(rp), rpath, d.v[i].name) < 0) {
-			cli_err(-ENAMETOOLONG, "cannot copy '%s:%s/%s'", c->ds,
+			cli_syserr(ENAMETOOLONG, "cannot copy '%s:%s/%s'", c->ds,
 			    rpath, d.v[i].name);
 			c->failed = 1;
 			continue;
@@ -948,7 +949,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		}
 		if (!lexists) {
 			if (mkdir(local, 0700) != 0) {
-				cli_err(-errno, "cannot create directory '%s'",
+				cli_syserr(errno, "cannot create directory '%s'",
 				    local);
 				c->failed = 1;
 				return;
@@ -972,12 +973,12 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 			if (c->links[i].cino != ino)
 				continue;
 			if (lexists && unlink(local) != 0) {
-				cli_err(-errno, "cannot replace '%s'", local);
+				cli_syserr(errno, "cannot replace '%s'", local);
 				c->failed = 1;
 				return;
 			}
 			if (link(c->links[i].path, local) != 0) {
-				cli_err(-errno, "cannot link '%s' to '%s'",
+				cli_syserr(errno, "cannot link '%s' to '%s'",
 				    local, c->links[i].path);
 				c->failed = 1;
 			}
@@ -991,14 +992,14 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		 * through like cp does */
 		if (lexists && (!top || !S_ISREG(lst.st_mode)) &&
 		    unlink(local) != 0) {
-			cli_err(-errno, "cannot replace '%s'", local);
+			cli_syserr(errno, "cannot replace '%s'", local);
 			c->failed = 1;
 			return;
 		}
 		fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY,
 		    0600);
 		if (fd < 0) {
-			cli_err(-errno, "cannot create '%s'", local);
+			cli_syserr(errno, "cannot create '%s'", local);
 			c->failed = 1;
 			return;
 		}
@@ -1014,7 +1015,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		}
 	} else {
 		if (lexists && unlink(local) != 0) {
-			cli_err(-errno, "cannot replace '%s'", local);
+			cli_syserr(errno, "cannot replace '%s'", local);
 			c->failed = 1;
 			return;
 		}
@@ -1030,7 +1031,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 			}
 			target[sizeof(target) - 1] = '\0';
 			if (symlink(target, local) != 0) {
-				cli_err(-errno, "cannot create link '%s'",
+				cli_syserr(errno, "cannot create link '%s'",
 				    local);
 				c->failed = 1;
 				return;
@@ -1042,7 +1043,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 			return;
 		} else if (mknod(local, (mode_t)((st.mode & S_IFMT) | 0600),
 		    (dev_t)st.rdev) != 0) {
-			cli_err(-errno, "cannot create '%s'", local);
+			cli_syserr(errno, "cannot create '%s'", local);
 			c->failed = 1;
 			return;
 		}
@@ -1050,7 +1051,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 	}
 	if (c->recursive && st.nlink > 1 &&
 	    add_link(c, 0, 0, ino, local) < 0) {
-		cli_err(-ENOMEM, "cannot copy '%s:%s'", c->ds, rpath);
+		cli_syserr(ENOMEM, "cannot copy '%s:%s'", c->ds, rpath);
 		c->failed = 1;
 	}
 	get_attrs(c, &st, ino, local, rpath, created);
@@ -1068,7 +1069,7 @@ static int get_to_stdout(struct copy_ctx *c, const struct cli_spec *sp,
 	if (rc < 0)
 		return cli_err(rc, "cannot open '%s'", arg);
 	if (S_ISDIR(st.mode))
-		return cli_err(-EISDIR, "cannot copy '%s' to standard output",
+		return cli_syserr(EISDIR, "cannot copy '%s' to standard output",
 		    arg);
 	rc = copy_out(c->fs, ino, st.size, STDOUT_FILENO, 0);
 	if (rc < 0)
@@ -1162,7 +1163,7 @@ int cmd_file_get(int argc, char **argv)
 				continue;
 			}
 			if (join(lp, sizeof(lp), local, base) < 0) {
-				cli_err(-ENAMETOOLONG, "cannot copy '%s'",
+				cli_syserr(ENAMETOOLONG, "cannot copy '%s'",
 				    argv[i]);
 				c.failed = 1;
 				continue;
@@ -1388,7 +1389,7 @@ static int ls_dir(coffer_fs_t *fs, uint64_t ino, const char *label,
 	e = calloc((size_t)(d.n ? d.n : 1), sizeof(*e));
 	if (!e) {
 		dents_free(&d);
-		return cli_err(-ENOMEM, "cannot read '%s'", label);
+		return cli_syserr(ENOMEM, "cannot read '%s'", label);
 	}
 	for (int i = 0; i < d.n; i++) {
 		if (!o->all && d.v[i].name[0] == '.')
@@ -1419,7 +1420,7 @@ static int ls_dir(coffer_fs_t *fs, uint64_t ino, const char *label,
 			    strcmp(e[i].name, "..") == 0)
 				continue;
 			if (join(sub, sizeof(sub), label, e[i].name) < 0) {
-				ret = cli_err(-ENAMETOOLONG, "cannot list "
+				ret = cli_syserr(ENAMETOOLONG, "cannot list "
 				    "'%s/%s'", label, e[i].name);
 				continue;
 			}
@@ -1469,7 +1470,7 @@ int cmd_ls(int argc, char **argv)
 		free(files);
 		free(dirino);
 		free(isdir);
-		return cli_err(-ENOMEM, "cannot list");
+		return cli_syserr(ENOMEM, "cannot list");
 	}
 
 	/* first the operands that are not directories, then each directory */
@@ -1556,7 +1557,7 @@ static int rm_tree(coffer_fs_t *fs, uint64_t dino, const char *label)
 	for (int i = 0; i < d.n; i++) {
 		char sub[CLI_PATH_MAX];
 		if (join(sub, sizeof(sub), label, d.v[i].name) < 0) {
-			ret = cli_err(-ENAMETOOLONG, "cannot remove '%s/%s'",
+			ret = cli_syserr(ENAMETOOLONG, "cannot remove '%s/%s'",
 			    label, d.v[i].name);
 			continue;
 		}
@@ -1636,7 +1637,7 @@ int cmd_rm(int argc, char **argv)
 		}
 		if (is_dir(fs, ino)) {
 			if (!recursive) {
-				rc = cli_err(-EISDIR, "cannot remove '%s'",
+				rc = cli_syserr(EISDIR, "cannot remove '%s'",
 				    argv[i]);
 				continue;
 			}
@@ -1708,7 +1709,7 @@ int cmd_mkdir(int argc, char **argv)
 		}
 		if (strcmp(sp.path, "/") == 0) {
 			if (!parents)
-				rc = cli_err(-EEXIST, "cannot create directory "
+				rc = cli_syserr(EEXIST, "cannot create directory "
 				    "'%s'", argv[i]);
 			continue;
 		}
@@ -1907,7 +1908,7 @@ int cmd_ln(int argc, char **argv)
 		name = tbase;
 	} else {
 		if (split_path(l.path, parent, sizeof(parent), &name) != 0) {
-			cli_err(-EEXIST, "cannot create link '%s'", argv[1]);
+			cli_syserr(EEXIST, "cannot create link '%s'", argv[1]);
 			return cli_finish(CLI_FAIL);
 		}
 		r = coffer_resolve(fs, parent, 1, &dir);

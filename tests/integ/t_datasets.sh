@@ -19,7 +19,7 @@ fails 1 "cannot open 'nopool'" coffer create nopool/a
 fails 2 "use 'coffer snapshot'" coffer create tank/a@s
 fails 2 "missing dataset name" coffer create
 fails 2 "too many arguments" coffer create tank/c tank/d
-fails 2 "expected -o property=value" coffer create -o compression tank/c
+fails 2 "expected property=value" coffer create -o compression tank/c
 fails 2 "unknown option '-q'" coffer create -q tank/c
 okout coffer list -H -o name -r tank
 expect "$(printf '%s\n' "$OUT" | tr '\n' ' ')" \
@@ -139,7 +139,7 @@ fails 1 "cannot set 'compression' of 'tank/a' to 'gzip'" \
 	coffer set compression=gzip tank/a
 fails 1 "cannot set 'copies' of 'tank/a' to '4'" coffer set copies=4 tank/a
 fails 1 "cannot set 'used'" coffer set used=1 tank/a
-fails 1 "cannot set 'nonsense'" coffer set nonsense=1 tank/a
+fails 2 "bad property 'nonsense'" coffer set nonsense=1 tank/a
 fails 1 "cannot set 'compression' of 'tank/nope'" coffer set compression=off tank/nope
 # one failure does not stop the rest
 fails 1 "cannot set 'copies' of 'tank/a' to '9'" \
