@@ -666,7 +666,10 @@ static int walk_one(coffer_pool_t *pool, const char *root, int recursive,
 	 * need not allow that from inside its own iteration.  The filter
 	 * keeps only names below root, whatever the iterator includes.
 	 */
-	rc = coffer_ds_iter(pool, root, recursive ? COFFER_ITER_RECURSIVE : 0,
+	/* always recursive: the filter below makes it non-recursive, and the
+	 * snapshots of root are found whether or not a non-recursive
+	 * iteration would include them */
+	rc = coffer_ds_iter(pool, root, COFFER_ITER_RECURSIVE,
 	    COFFER_TYPE_FILESYSTEM | COFFER_TYPE_VOLUME | COFFER_TYPE_SNAPSHOT,
 	    collect_cb, &l);
 	if (rc < 0 || l.oom) {

@@ -98,6 +98,18 @@ static int is_dir(coffer_fs_t *fs, uint64_t ino)
 	return coffer_getattr(fs, ino, &st) == 0 && S_ISDIR(st.mode);
 }
 
+/* A symbolic link's target, NUL-terminated whether or not the library
+ * terminates it. */
+static int read_link(coffer_fs_t *fs, uint64_t ino, char *buf, size_t n)
+{
+	int rc = coffer_readlink(fs, ino, buf, n - 1);
+
+	if (rc < 0)
+		return rc;
+	buf[(size_t)rc < n - 1 ? (size_t)rc : n - 1] = '\0';
+	return 0;
+}
+
 /* Directory entries (without "." and ".."), collected before use so that
  * nothing is changed while the directory is being read. */
 struct dent {
@@ -480,7 +492,9 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		return;
 	}
 
-	mode = c->preserve ? (uint32_t)(st.st_mode & 07777) :
+	/* standard input has no attributes to keep: a new file as the
+	 * caller would create it */
+	mode = c->preserve && !is_stdin ? (uint32_t)(st.st_mode & 07777) :
 	    (uint32_t)(st.st_mode & 0777 & ~c->umask);
 	uid = c->root && c->preserve ? (uint32_t)st.st_uid : (uint32_t)geteuid();
 	gid = c->root && c->preserve ? (uint32_t)st.st_gid : (uint32_t)getegid();
@@ -611,7 +625,8 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	put_attrs(c, local, &st, ino, rpath);
+	if (!is_stdin)
+		put_attrs(c, local, &st, ino, rpath);
 	goto out;
 fail:
 	if (rc == -EISDIR)
@@ -1021,15 +1036,13 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		}
 		if (S_ISLNK(st.mode)) {
 			char target[CLI_PATH_MAX];
-			rc = coffer_readlink(c->fs, ino, target,
-			    sizeof(target));
+			rc = read_link(c->fs, ino, target, sizeof(target));
 			if (rc < 0) {
 				cli_err(rc, "cannot read link '%s:%s'", c->ds,
 				    rpath);
 				c->failed = 1;
 				return;
 			}
-			target[sizeof(target) - 1] = '\0';
 			if (symlink(target, local) != 0) {
 				cli_syserr(errno, "cannot create link '%s'",
 				    local);
@@ -1366,10 +1379,9 @@ static int fill_ent(coffer_fs_t *fs, struct ls_ent *e, int lng)
 		return rc;
 	if (lng && S_ISLNK(e->st.mode)) {
 		char t[CLI_PATH_MAX];
-		rc = coffer_readlink(fs, e->ino, t, sizeof(t));
+		rc = read_link(fs, e->ino, t, sizeof(t));
 		if (rc < 0)
 			return rc;
-		t[sizeof(t) - 1] = '\0';
 		e->target = strdup(t);
 	}
 	return 0;

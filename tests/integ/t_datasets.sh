@@ -161,7 +161,7 @@ ok coffer create -o readonly=on tank/ro
 okout coffer get -H -o value,source readonly tank/ro
 expect "$OUT" "$(printf 'on\tlocal')"
 printf 'x\n' >"$T/x"
-fails 1 "tank/ro:/x" coffer put "$T/x" tank/ro:/x
+fails 1 "tank/ro" coffer put "$T/x" tank/ro:/x
 ok coffer set readonly=off tank/ro
 ok coffer put "$T/x" tank/ro:/x
 
