@@ -101,6 +101,7 @@ okout() {
 		fail "exit $lib_st from: $*"
 	fi
 	cat "$T/.err" >&2
+	# shellcheck disable=SC2034 # used by the tests
 	OUT=$(cat "$T/.out")
 }
 

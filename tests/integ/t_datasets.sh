@@ -1,6 +1,7 @@
 # Datasets and properties: nested create, list (-H -p -o -s -t -r), get,
 # set and inherit with the SOURCE column, property effects on list
 # output, volumes and byte ranges, destroy.
+# shellcheck source=tests/integ/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 mkpool tank
@@ -217,6 +218,7 @@ ok coffer read tank/vol --offset 4194300 --length 2 >"$T/tail2"
 expect "$(od -An -c "$T/tail2" | tr -d ' ')" '\0\0'
 # from a pipe the size is known only at the end: the command fails
 head -c 3000000 /dev/zero >"$T/big"
+# shellcheck disable=SC2002 # a pipe, on purpose
 cat "$T/big" | coffer write tank/vol2 >"$T/.out" 2>"$T/.err" &&
 	fail "writing 3000000 bytes from a pipe into a 2M volume succeeded"
 grep -q "past the end" "$T/.err" || fail "no message: $(cat "$T/.err")"

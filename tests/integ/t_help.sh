@@ -1,6 +1,7 @@
 # Help and manual pages agree: every synopsis printed by `coffer help CMD`
 # appears word for word in docs/man, and every synopsis line of a manual
 # page is one that `coffer help` prints.
+# shellcheck source=tests/integ/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 man=$(cd "$(dirname "$0")/../../docs/man" && pwd) ||

@@ -1,5 +1,6 @@
 # Pools: create, list, status, scrub, export, import, destroy, and the
 # ways each can be refused.
+# shellcheck source=tests/integ/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 step "create a pool on a new file"

@@ -1,5 +1,6 @@
 # Snapshots: create, list -t snapshot, read their contents, read-only,
 # rollback, destroy; filesystems and volumes.
+# shellcheck source=tests/integ/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 mkpool tank
