@@ -521,13 +521,15 @@ static int status_one(const char *name, int verbose, int parsable,
 	printf(" state: %s\n", health_name(in.health));
 	if (in.health != 0) {
 		printf("status: One or more devices are missing or faulted.\n"
-		    "action: Restore the device and run 'coffer pool "
-		    "import'.\n");
+		    "action: Make the devices available again, then export "
+		    "and import the pool.\n");
 	} else if (errs.n > 0 || in.scrub_unrecoverable > 0) {
-		printf("status: Data could not be recovered from any copy; the "
-		    "damaged files are listed below.\n"
-		    "action: Restore them from a snapshot or a backup, then "
-		    "run 'coffer pool scrub %s'.\n", name);
+		printf("status: Some data could not be recovered from any "
+		    "copy.\n"
+		    "action: Restore the damaged files (see 'coffer pool "
+		    "status -v %s')\n"
+		    "        from a snapshot or a backup, then run 'coffer "
+		    "pool scrub %s'.\n", name, name);
 	}
 	print_scan(&in, parsable);
 
