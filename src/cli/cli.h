@@ -58,6 +58,9 @@ extern const struct cli_cmd *cli_current;
 
 /* "coffer: <what>: <strerror(rc)> (<detail>)" on stderr.  Returns CLI_FAIL. */
 int cli_err(int rc, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* "coffer: <what>: <strerror(errnum)>" for a failure outside the library
+ * (errnum > 0; no library detail).  Returns CLI_FAIL. */
+int cli_syserr(int errnum, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* "coffer: <what>" on stderr.  Returns CLI_FAIL. */
 int cli_msg(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* "coffer: warning: <what>" on stderr. */
@@ -91,6 +94,8 @@ struct cli_strv {
 };
 int cli_strv_add(struct cli_strv *sv, const char *s);
 void cli_strv_free(struct cli_strv *sv);
+/* Also free() every string (for malloc'ed entries). */
+void cli_strv_free_strings(struct cli_strv *sv);
 
 /* ---- numbers ----------------------------------------------------------- */
 
@@ -122,6 +127,18 @@ struct cli_spec {
 };
 int cli_is_spec(const char *arg);
 int cli_parse_spec(const char *arg, struct cli_spec *sp);
+
+/* ---- properties -------------------------------------------------------- */
+
+/* The property named by `s` (a name from coffer_prop_names(), "name", or
+ * an alias such as "avail", "refer", "compress", "recsize"), or NULL. */
+const char *cli_prop_canon(const char *s);
+/* Column header for a property ("AVAIL", "REFER", "COMPRESSION" ...);
+ * malloc'ed. */
+char *cli_prop_header(const char *name);
+/* "alias=value" -> malloc'ed "property=value"; NULL after printing a
+ * usage error (not an assignment, unknown property). */
+char *cli_prop_assign(const char *arg);
 
 /* ---- pools, opened once per command ------------------------------------ */
 

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -35,6 +36,18 @@ int cli_err(int rc, const char *fmt, ...)
 	if (detail && *detail)
 		fprintf(stderr, " (%s)", detail);
 	fputc('\n', stderr);
+	return CLI_FAIL;
+}
+
+int cli_syserr(int errnum, const char *fmt, ...)
+{
+	const char *what = strerror(errnum);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(NULL, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", what);
 	return CLI_FAIL;
 }
 
@@ -128,6 +141,13 @@ int cli_strv_add(struct cli_strv *sv, const char *s)
 	sv->v[sv->n++] = s;
 	sv->v[sv->n] = NULL;
 	return 0;
+}
+
+void cli_strv_free_strings(struct cli_strv *sv)
+{
+	for (int i = 0; i < sv->n; i++)
+		free((void *)sv->v[i]);
+	cli_strv_free(sv);
 }
 
 void cli_strv_free(struct cli_strv *sv)
@@ -357,6 +377,89 @@ int cli_type_parse(const char *list, int *mask)
 	return 0;
 }
 
+/* ---- property names ---------------------------------------------------- */
+
+static const struct {
+	const char *alias;      /* accepted on the command line */
+	const char *name;       /* the property */
+	const char *header;     /* column header */
+} aliases[] = {
+	{ "avail", "available", "AVAIL" },
+	{ "refer", "referenced", "REFER" },
+	{ "lused", "logicalused", "LUSED" },
+	{ "ratio", "compressratio", "RATIO" },
+	{ "compress", "compression", "COMPRESS" },
+	{ "recsize", "recordsize", "RECSIZE" },
+	{ "volblock", "volblocksize", "VOLBLOCK" },
+	{ "rdonly", "readonly", "RDONLY" },
+};
+#define NALIASES (int)(sizeof(aliases) / sizeof(aliases[0]))
+
+/* The canonical property name for `s`, or NULL when there is none. */
+const char *cli_prop_canon(const char *s)
+{
+	const char *const *names = coffer_prop_names();
+
+	for (int i = 0; i < NALIASES; i++)
+		if (strcmp(s, aliases[i].alias) == 0)
+			return aliases[i].name;
+	if (strcmp(s, "name") == 0)
+		return "name";
+	if (!names)
+		return s;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(s, names[i]) == 0)
+			return names[i];
+	return NULL;
+}
+
+char *cli_prop_header(const char *name)
+{
+	char *h;
+
+	for (int i = 0; i < NALIASES; i++)
+		if (strcmp(name, aliases[i].name) == 0)
+			return strdup(aliases[i].header);
+	h = strdup(name);
+	for (char *p = h; p && *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return h;
+}
+
+char *cli_prop_assign(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[128];
+	const char *canon;
+	size_t len, n;
+	char *out;
+
+	if (!eq || eq == arg) {
+		cli_usage("expected property=value, got '%s'", arg);
+		return NULL;
+	}
+	len = (size_t)(eq - arg);
+	if (len >= sizeof(name)) {
+		cli_usage("bad property '%.*s'", (int)len, arg);
+		return NULL;
+	}
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	canon = cli_prop_canon(name);
+	if (!canon || strcmp(canon, "name") == 0) {
+		cli_usage("bad property '%s'", name);
+		return NULL;
+	}
+	n = strlen(canon) + strlen(eq) + 1;
+	out = malloc(n);
+	if (!out) {
+		cli_syserr(ENOMEM, "cannot parse '%s'", arg);
+		return NULL;
+	}
+	snprintf(out, n, "%s%s", canon, eq);
+	return out;
+}
+
 /* ---- pool and filesystem handles --------------------------------------- */
 
 #define MAX_OPEN 64
@@ -380,7 +483,7 @@ int cli_pool(const char *name, int flags, coffer_pool_t **out)
 	int rc;
 
 	if (cli_pool_of(name, pname, sizeof(pname)) != 0) {
-		cli_err(COFFER_EBADNAME, "cannot open '%s'", name);
+		cli_msg("cannot open '%s': invalid pool name", name);
 		return COFFER_EBADNAME;
 	}
 	for (int i = 0; i < npools; i++) {
@@ -563,7 +666,10 @@ static int walk_one(coffer_pool_t *pool, const char *root, int recursive,
 	 * need not allow that from inside its own iteration.  The filter
 	 * keeps only names below root, whatever the iterator includes.
 	 */
-	rc = coffer_ds_iter(pool, root, recursive ? COFFER_ITER_RECURSIVE : 0,
+	/* always recursive: the filter below makes it non-recursive, and the
+	 * snapshots of root are found whether or not a non-recursive
+	 * iteration would include them */
+	rc = coffer_ds_iter(pool, root, COFFER_ITER_RECURSIVE,
 	    COFFER_TYPE_FILESYSTEM | COFFER_TYPE_VOLUME | COFFER_TYPE_SNAPSHOT,
 	    collect_cb, &l);
 	if (rc < 0 || l.oom) {

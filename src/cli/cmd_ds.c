@@ -4,59 +4,9 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- property names, aliases and column headers ------------------------ */
-
-static const struct {
-	const char *alias;      /* accepted on the command line */
-	const char *name;       /* the property */
-	const char *header;     /* column header */
-} aliases[] = {
-	{ "avail", "available", "AVAIL" },
-	{ "refer", "referenced", "REFER" },
-	{ "lused", "logicalused", "LUSED" },
-	{ "ratio", "compressratio", "RATIO" },
-	{ "compress", "compression", "COMPRESS" },
-	{ "recsize", "recordsize", "RECSIZE" },
-	{ "volblock", "volblocksize", "VOLBLOCK" },
-	{ "rdonly", "readonly", "RDONLY" },
-};
-#define NALIASES (int)(sizeof(aliases) / sizeof(aliases[0]))
-
-/* The canonical property name for `s`, or NULL when there is none. */
-static const char *prop_canon(const char *s)
-{
-	const char *const *names = coffer_prop_names();
-
-	for (int i = 0; i < NALIASES; i++)
-		if (strcmp(s, aliases[i].alias) == 0)
-			return aliases[i].name;
-	if (strcmp(s, "name") == 0)
-		return "name";
-	if (!names)
-		return s;
-	for (int i = 0; names[i]; i++)
-		if (strcmp(s, names[i]) == 0)
-			return names[i];
-	return NULL;
-}
-
-static char *prop_header(const char *name)
-{
-	char *h;
-
-	for (int i = 0; i < NALIASES; i++)
-		if (strcmp(name, aliases[i].name) == 0)
-			return strdup(aliases[i].header);
-	h = strdup(name);
-	for (char *p = h; p && *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	return h;
-}
 
 /* Inapplicable or unknown to this dataset: shown as "-", not an error. */
 static int prop_absent(int rc)
@@ -85,11 +35,11 @@ static int split_props(const char *list, struct cli_strv *out,
 		if (allow_all && strcmp(tmp, "all") == 0) {
 			*all = 1;
 		} else {
-			canon = prop_canon(tmp);
+			canon = cli_prop_canon(tmp);
 			if (!canon)
 				return cli_usage("bad property '%s'", tmp);
 			if (cli_strv_add(out, canon) < 0)
-				return cli_err(-ENOMEM, "cannot parse '%s'",
+				return cli_syserr(ENOMEM, "cannot parse '%s'",
 				    list);
 		}
 		p += len;
@@ -128,48 +78,48 @@ int cmd_create(int argc, char **argv)
 			parents = 1;
 			break;
 		case 'o': {
-			const char *eq = strchr(cli_optarg, '=');
-			if (!eq || eq == cli_optarg) {
-				cli_strv_free(&props);
-				return cli_usage("expected -o property=value, "
-				    "got '%s'", cli_optarg);
+			char *a = cli_prop_assign(cli_optarg);
+			if (!a || cli_strv_add(&props, a) < 0) {
+				free(a);
+				cli_strv_free_strings(&props);
+				return a ? cli_syserr(ENOMEM, "cannot parse "
+				    "options") : CLI_USAGE;
 			}
-			cli_strv_add(&props, cli_optarg);
 			break;
 		}
 		case 'V':
 			if (cli_parse_size(cli_optarg, &volsize) != 0 ||
 			    volsize == 0) {
-				cli_strv_free(&props);
+				cli_strv_free_strings(&props);
 				return cli_usage("bad size '%s'", cli_optarg);
 			}
 			vol = 1;
 			break;
 		default:
-			cli_strv_free(&props);
+			cli_strv_free_strings(&props);
 			return CLI_USAGE;
 		}
 	}
 	argc -= cli_optind;
 	argv += cli_optind;
 	if (argc != 1) {
-		cli_strv_free(&props);
+		cli_strv_free_strings(&props);
 		return cli_usage(argc ? "too many arguments" :
 		    "missing dataset name");
 	}
 	name = argv[0];
 	if (strchr(name, '@')) {
-		cli_strv_free(&props);
+		cli_strv_free_strings(&props);
 		return cli_usage("cannot create '%s': use 'coffer snapshot' for "
 		    "snapshots", name);
 	}
 	if (!strchr(name, '/')) {
-		cli_strv_free(&props);
+		cli_strv_free_strings(&props);
 		return cli_msg("cannot create '%s': missing dataset name "
 		    "(POOL/NAME); use 'coffer pool create' for pools", name);
 	}
 	if (cli_pool(name, 0, &pool) < 0) {
-		cli_strv_free(&props);
+		cli_strv_free_strings(&props);
 		return CLI_FAIL;
 	}
 
@@ -188,19 +138,19 @@ int cmd_create(int argc, char **argv)
 			    0, NULL);
 			if (rc < 0 && rc != COFFER_EEXIST) {
 				cli_err(rc, "cannot create '%s'", part);
-				cli_strv_free(&props);
+				cli_strv_free_strings(&props);
 				return cli_finish(CLI_FAIL);
 			}
 		}
 		if (cli_ds_type(pool, name) >= 0) {
-			cli_strv_free(&props);
+			cli_strv_free_strings(&props);
 			return cli_finish(CLI_OK);
 		}
 	}
 	rc = coffer_create(pool, name,
 	    vol ? COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, volsize,
 	    props.n ? props.v : NULL);
-	cli_strv_free(&props);
+	cli_strv_free_strings(&props);
 	if (rc < 0) {
 		cli_err(rc, "cannot create '%s'", name);
 		return cli_finish(CLI_FAIL);
@@ -304,7 +254,7 @@ static int list_cb(coffer_pool_t *pool, const char *name, int type,
 	lc->rows[lc->nrows++] = r;
 	return 0;
 oom:
-	cli_err(-ENOMEM, "cannot list '%s'", name);
+	cli_syserr(ENOMEM, "cannot list '%s'", name);
 	lc->failed = 1;
 	return 1;
 }
@@ -390,7 +340,7 @@ int cmd_list(int argc, char **argv)
 		goto out;
 	lc.ncols = lc.keys.n;
 	for (int i = 0; i < nsortkeys; i++) {
-		const char *canon = prop_canon(sortkeys[i]);
+		const char *canon = cli_prop_canon(sortkeys[i]);
 		if (!canon) {
 			rc = cli_usage("bad sort column '%s'", sortkeys[i]);
 			goto out;
@@ -442,7 +392,7 @@ int cmd_list(int argc, char **argv)
 		struct cli_table t;
 		const char **hdr = calloc((size_t)lc.ncols, sizeof(char *));
 		for (int k = 0; hdr && k < lc.ncols; k++)
-			hdr[k] = prop_header(lc.keys.v[k]);
+			hdr[k] = cli_prop_header(lc.keys.v[k]);
 		cli_table_init(&t, lc.ncols, hdr);
 		for (int r = 0; r < lc.nrows; r++)
 			cli_table_add(&t, (const char *const *)(parsable ?
@@ -544,7 +494,7 @@ static int get_one(struct get_ctx *g, coffer_pool_t *pool, const char *ds,
 	for (int i = 0; i < g->nfields; i++)
 		cells[i] = all4[g->fields[i]];
 	if (cli_table_add(&g->t, cells) < 0) {
-		cli_err(-ENOMEM, "cannot get '%s' of '%s'", prop, ds);
+		cli_syserr(ENOMEM, "cannot get '%s' of '%s'", prop, ds);
 		g->failed = 1;
 		return 1;
 	}
@@ -676,6 +626,10 @@ int cmd_set(int argc, char **argv)
 		if (eq == argv[nassign])
 			return cli_usage("bad assignment '%s' (use "
 			    "property=value)", argv[nassign]);
+		char *a = cli_prop_assign(argv[nassign]);
+		if (!a)
+			return CLI_USAGE;
+		free(a);
 	}
 	if (nassign == 0)
 		return cli_usage(argc ? "expected property=value, got '%s'" :
@@ -706,7 +660,7 @@ int cmd_set(int argc, char **argv)
 			}
 			memcpy(prop, argv[j], len);
 			prop[len] = '\0';
-			canon = prop_canon(prop);
+			canon = cli_prop_canon(prop);
 			c = coffer_prop_set(pool, argv[i], canon ? canon : prop,
 			    eq + 1);
 			if (c < 0)
@@ -752,7 +706,7 @@ int cmd_inherit(int argc, char **argv)
 		return cli_usage("missing property name");
 	if (argc < 2)
 		return cli_usage("missing dataset name");
-	ic.prop = prop_canon(argv[0]);
+	ic.prop = cli_prop_canon(argv[0]);
 	if (!ic.prop)
 		return cli_usage("bad property '%s'", argv[0]);
 	for (int i = 1; i < argc; i++) {

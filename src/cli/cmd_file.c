@@ -98,6 +98,18 @@ static int is_dir(coffer_fs_t *fs, uint64_t ino)
 	return coffer_getattr(fs, ino, &st) == 0 && S_ISDIR(st.mode);
 }
 
+/* A symbolic link's target, NUL-terminated whether or not the library
+ * terminates it. */
+static int read_link(coffer_fs_t *fs, uint64_t ino, char *buf, size_t n)
+{
+	int rc = coffer_readlink(fs, ino, buf, n - 1);
+
+	if (rc < 0)
+		return rc;
+	buf[(size_t)rc < n - 1 ? (size_t)rc : n - 1] = '\0';
+	return 0;
+}
+
 /* Directory entries (without "." and ".."), collected before use so that
  * nothing is changed while the directory is being read. */
 struct dent {
@@ -275,8 +287,9 @@ static int copy_range_in(coffer_fs_t *fs, uint64_t ino, int fd,
 	return 0;
 }
 
-/* Copy a local file (or stream) into a fresh, empty coffer file. */
-static int copy_in(coffer_fs_t *fs, uint64_t ino, int fd)
+/* Copy a local file into a fresh, empty coffer file.  stream: read fd
+ * from where it is to the end, without seeking (standard input). */
+static int copy_in(coffer_fs_t *fs, uint64_t ino, int fd, int stream)
 {
 	unsigned char *buf = malloc(CHUNK);
 	struct stat st;
@@ -285,7 +298,7 @@ static int copy_in(coffer_fs_t *fs, uint64_t ino, int fd)
 
 	if (!buf)
 		return -ENOMEM;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (!stream && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 		/* jump over holes where the local file system knows them */
 		while (pos < size) {
@@ -343,7 +356,7 @@ static void put_xattrs(struct copy_ctx *c, const char *local, uint64_t ino,
 		vn = lgetxattr(local, name, NULL, 0);
 		if (vn < 0)
 			continue;
-		if ((size_t)vn > valcap) {
+		if ((size_t)vn > valcap || !val) {
 			char *nv = realloc(val, (size_t)vn ? (size_t)vn : 1);
 			if (!nv)
 				break;
@@ -416,7 +429,7 @@ static void put_dir_contents(struct copy_ctx *c, uint64_t dino,
 	struct dirent *de;
 
 	if (!d) {
-		cli_err(-errno, "cannot open '%s'", local);
+		cli_syserr(errno, "cannot open '%s'", local);
 		c->failed = 1;
 		return;
 	}
@@ -427,7 +440,7 @@ static void put_dir_contents(struct copy_ctx *c, uint64_t dino,
 			continue;
 		if (join(lp, sizeof(lp), local, de->d_name) < 0 ||
 		    join(rp, sizeof(rp), rpath, de->d_name) < 0) {
-			cli_err(-ENAMETOOLONG, "cannot copy '%s/%s'", local,
+			cli_syserr(ENAMETOOLONG, "cannot copy '%s/%s'", local,
 			    de->d_name);
 			c->failed = 1;
 			continue;
@@ -435,7 +448,7 @@ static void put_dir_contents(struct copy_ctx *c, uint64_t dino,
 		put_node(c, dino, de->d_name, lp, rp, 0);
 	}
 	if (errno) {
-		cli_err(-errno, "cannot read '%s'", local);
+		cli_syserr(errno, "cannot read '%s'", local);
 		c->failed = 1;
 	}
 	closedir(d);
@@ -463,7 +476,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		st.st_mtim = st.st_atim;
 	} else if ((top && !c->recursive ? stat(local, &st) :
 	    lstat(local, &st)) != 0) {
-		cli_err(-errno, "cannot stat '%s'", local);
+		cli_syserr(errno, "cannot stat '%s'", local);
 		c->failed = 1;
 		return;
 	}
@@ -479,7 +492,9 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		return;
 	}
 
-	mode = c->preserve ? (uint32_t)(st.st_mode & 07777) :
+	/* standard input has no attributes to keep: a new file as the
+	 * caller would create it */
+	mode = c->preserve && !is_stdin ? (uint32_t)(st.st_mode & 07777) :
 	    (uint32_t)(st.st_mode & 0777 & ~c->umask);
 	uid = c->root && c->preserve ? (uint32_t)st.st_uid : (uint32_t)geteuid();
 	gid = c->root && c->preserve ? (uint32_t)st.st_gid : (uint32_t)getegid();
@@ -547,7 +562,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		} else {
 			fd = open(local, O_RDONLY | O_NOCTTY);
 			if (fd < 0) {
-				cli_err(-errno, "cannot open '%s'", local);
+				cli_syserr(errno, "cannot open '%s'", local);
 				c->failed = 1;
 				return;
 			}
@@ -576,7 +591,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 			if (rc < 0)
 				goto fail;
 		}
-		rc = copy_in(c->fs, ino, fd);
+		rc = copy_in(c->fs, ino, fd, is_stdin);
 		if (rc < 0) {
 			cli_err(rc, "cannot copy '%s' to '%s:%s'", local, c->ds,
 			    rpath);
@@ -589,7 +604,7 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		if (S_ISLNK(st.st_mode)) {
 			ssize_t n = readlink(local, target, sizeof(target) - 1);
 			if (n < 0) {
-				cli_err(-errno, "cannot read link '%s'", local);
+				cli_syserr(errno, "cannot read link '%s'", local);
 				c->failed = 1;
 				return;
 			}
@@ -610,7 +625,8 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	put_attrs(c, local, &st, ino, rpath);
+	if (!is_stdin)
+		put_attrs(c, local, &st, ino, rpath);
 	goto out;
 fail:
 	if (rc == -EISDIR)
@@ -697,7 +713,7 @@ int cmd_put(int argc, char **argv)
 			    strcmp(base, "..") == 0) {
 				/* "/" or "dir/.": the contents, merged */
 				if (stat(argv[i], &st) != 0) {
-					cli_err(-errno, "cannot stat '%s'",
+					cli_syserr(errno, "cannot stat '%s'",
 					    argv[i]);
 					c.failed = 1;
 				} else if (!S_ISDIR(st.st_mode) ||
@@ -714,7 +730,7 @@ int cmd_put(int argc, char **argv)
 				continue;
 			}
 			if (join(rp, sizeof(rp), sp.path, base) < 0) {
-				cli_err(-ENAMETOOLONG, "cannot copy '%s'",
+				cli_syserr(ENAMETOOLONG, "cannot copy '%s'",
 				    argv[i]);
 				c.failed = 1;
 				continue;
@@ -791,7 +807,7 @@ static void get_xattrs(struct copy_ctx *c, uint64_t ino, const char *local,
 					    strerror(errno));
 				c->warned_xattr = 1;
 			} else {
-				cli_err(-errno, "cannot set '%s' on '%s'",
+				cli_syserr(errno, "cannot set '%s' on '%s'",
 				    name, local);
 				c->failed = 1;
 			}
@@ -809,7 +825,7 @@ static void get_attrs(struct copy_ctx *c, const coffer_stat_t *st,
 	if (!c->preserve) {
 		if (created && !S_ISLNK(st->mode) &&
 		    chmod(local, (mode_t)(st->mode & 0777 & ~c->umask)) != 0) {
-			cli_err(-errno, "cannot set mode of '%s'", local);
+			cli_syserr(errno, "cannot set mode of '%s'", local);
 			c->failed = 1;
 		}
 		return;
@@ -817,13 +833,13 @@ static void get_attrs(struct copy_ctx *c, const coffer_stat_t *st,
 	if (!S_ISLNK(st->mode))
 		get_xattrs(c, ino, local, rpath);
 	if (c->root && lchown(local, (uid_t)st->uid, (gid_t)st->gid) != 0) {
-		cli_err(-errno, "cannot set owner of '%s'", local);
+		cli_syserr(errno, "cannot set owner of '%s'", local);
 		c->failed = 1;
 	}
 	/* after chown, which clears set-id bits */
 	if (!S_ISLNK(st->mode) &&
 	    chmod(local, (mode_t)(st->mode & 07777)) != 0) {
-		cli_err(-errno, "cannot set mode of '%s'", local);
+		cli_syserr(errno, "cannot set mode of '%s'", local);
 		c->failed = 1;
 	}
 	ts[0].tv_sec = (time_t)st->atime_sec;
@@ -831,7 +847,7 @@ static void get_attrs(struct copy_ctx *c, const coffer_stat_t *st,
 	ts[1].tv_sec = (time_t)st->mtime_sec;
 	ts[1].tv_nsec = (long)st->mtime_nsec;
 	if (utimensat(AT_FDCWD, local, ts, AT_SYMLINK_NOFOLLOW) != 0) {
-		cli_err(-errno, "cannot set times of '%s'", local);
+		cli_syserr(errno, "cannot set times of '%s'", local);
 		c->failed = 1;
 	}
 }
@@ -908,7 +924,7 @@ static void get_dir_contents(struct copy_ctx *c, uint64_t dino,
 		char lp[CLI_PATH_MAX], rp[CLI_PATH_MAX];
 		if (join(lp, sizeof(lp), local, d.v[i].name) < 0 ||
 		    join(rp, sizeof(rp), rpath, d.v[i].name) < 0) {
-			cli_err(-ENAMETOOLONG, "cannot copy '%s:%s/%s'", c->ds,
+			cli_syserr(ENAMETOOLONG, "cannot copy '%s:%s/%s'", c->ds,
 			    rpath, d.v[i].name);
 			c->failed = 1;
 			continue;
@@ -948,7 +964,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		}
 		if (!lexists) {
 			if (mkdir(local, 0700) != 0) {
-				cli_err(-errno, "cannot create directory '%s'",
+				cli_syserr(errno, "cannot create directory '%s'",
 				    local);
 				c->failed = 1;
 				return;
@@ -972,12 +988,12 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 			if (c->links[i].cino != ino)
 				continue;
 			if (lexists && unlink(local) != 0) {
-				cli_err(-errno, "cannot replace '%s'", local);
+				cli_syserr(errno, "cannot replace '%s'", local);
 				c->failed = 1;
 				return;
 			}
 			if (link(c->links[i].path, local) != 0) {
-				cli_err(-errno, "cannot link '%s' to '%s'",
+				cli_syserr(errno, "cannot link '%s' to '%s'",
 				    local, c->links[i].path);
 				c->failed = 1;
 			}
@@ -991,14 +1007,14 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		 * through like cp does */
 		if (lexists && (!top || !S_ISREG(lst.st_mode)) &&
 		    unlink(local) != 0) {
-			cli_err(-errno, "cannot replace '%s'", local);
+			cli_syserr(errno, "cannot replace '%s'", local);
 			c->failed = 1;
 			return;
 		}
 		fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY,
 		    0600);
 		if (fd < 0) {
-			cli_err(-errno, "cannot create '%s'", local);
+			cli_syserr(errno, "cannot create '%s'", local);
 			c->failed = 1;
 			return;
 		}
@@ -1014,23 +1030,21 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 		}
 	} else {
 		if (lexists && unlink(local) != 0) {
-			cli_err(-errno, "cannot replace '%s'", local);
+			cli_syserr(errno, "cannot replace '%s'", local);
 			c->failed = 1;
 			return;
 		}
 		if (S_ISLNK(st.mode)) {
 			char target[CLI_PATH_MAX];
-			rc = coffer_readlink(c->fs, ino, target,
-			    sizeof(target));
+			rc = read_link(c->fs, ino, target, sizeof(target));
 			if (rc < 0) {
 				cli_err(rc, "cannot read link '%s:%s'", c->ds,
 				    rpath);
 				c->failed = 1;
 				return;
 			}
-			target[sizeof(target) - 1] = '\0';
 			if (symlink(target, local) != 0) {
-				cli_err(-errno, "cannot create link '%s'",
+				cli_syserr(errno, "cannot create link '%s'",
 				    local);
 				c->failed = 1;
 				return;
@@ -1042,7 +1056,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 			return;
 		} else if (mknod(local, (mode_t)((st.mode & S_IFMT) | 0600),
 		    (dev_t)st.rdev) != 0) {
-			cli_err(-errno, "cannot create '%s'", local);
+			cli_syserr(errno, "cannot create '%s'", local);
 			c->failed = 1;
 			return;
 		}
@@ -1050,7 +1064,7 @@ static void get_node(struct copy_ctx *c, uint64_t ino, const char *local,
 	}
 	if (c->recursive && st.nlink > 1 &&
 	    add_link(c, 0, 0, ino, local) < 0) {
-		cli_err(-ENOMEM, "cannot copy '%s:%s'", c->ds, rpath);
+		cli_syserr(ENOMEM, "cannot copy '%s:%s'", c->ds, rpath);
 		c->failed = 1;
 	}
 	get_attrs(c, &st, ino, local, rpath, created);
@@ -1068,7 +1082,7 @@ static int get_to_stdout(struct copy_ctx *c, const struct cli_spec *sp,
 	if (rc < 0)
 		return cli_err(rc, "cannot open '%s'", arg);
 	if (S_ISDIR(st.mode))
-		return cli_err(-EISDIR, "cannot copy '%s' to standard output",
+		return cli_syserr(EISDIR, "cannot copy '%s' to standard output",
 		    arg);
 	rc = copy_out(c->fs, ino, st.size, STDOUT_FILENO, 0);
 	if (rc < 0)
@@ -1162,7 +1176,7 @@ int cmd_file_get(int argc, char **argv)
 				continue;
 			}
 			if (join(lp, sizeof(lp), local, base) < 0) {
-				cli_err(-ENAMETOOLONG, "cannot copy '%s'",
+				cli_syserr(ENAMETOOLONG, "cannot copy '%s'",
 				    argv[i]);
 				c.failed = 1;
 				continue;
@@ -1365,10 +1379,9 @@ static int fill_ent(coffer_fs_t *fs, struct ls_ent *e, int lng)
 		return rc;
 	if (lng && S_ISLNK(e->st.mode)) {
 		char t[CLI_PATH_MAX];
-		rc = coffer_readlink(fs, e->ino, t, sizeof(t));
+		rc = read_link(fs, e->ino, t, sizeof(t));
 		if (rc < 0)
 			return rc;
-		t[sizeof(t) - 1] = '\0';
 		e->target = strdup(t);
 	}
 	return 0;
@@ -1388,7 +1401,7 @@ static int ls_dir(coffer_fs_t *fs, uint64_t ino, const char *label,
 	e = calloc((size_t)(d.n ? d.n : 1), sizeof(*e));
 	if (!e) {
 		dents_free(&d);
-		return cli_err(-ENOMEM, "cannot read '%s'", label);
+		return cli_syserr(ENOMEM, "cannot read '%s'", label);
 	}
 	for (int i = 0; i < d.n; i++) {
 		if (!o->all && d.v[i].name[0] == '.')
@@ -1419,7 +1432,7 @@ static int ls_dir(coffer_fs_t *fs, uint64_t ino, const char *label,
 			    strcmp(e[i].name, "..") == 0)
 				continue;
 			if (join(sub, sizeof(sub), label, e[i].name) < 0) {
-				ret = cli_err(-ENAMETOOLONG, "cannot list "
+				ret = cli_syserr(ENAMETOOLONG, "cannot list "
 				    "'%s/%s'", label, e[i].name);
 				continue;
 			}
@@ -1469,7 +1482,7 @@ int cmd_ls(int argc, char **argv)
 		free(files);
 		free(dirino);
 		free(isdir);
-		return cli_err(-ENOMEM, "cannot list");
+		return cli_syserr(ENOMEM, "cannot list");
 	}
 
 	/* first the operands that are not directories, then each directory */
@@ -1556,7 +1569,7 @@ static int rm_tree(coffer_fs_t *fs, uint64_t dino, const char *label)
 	for (int i = 0; i < d.n; i++) {
 		char sub[CLI_PATH_MAX];
 		if (join(sub, sizeof(sub), label, d.v[i].name) < 0) {
-			ret = cli_err(-ENAMETOOLONG, "cannot remove '%s/%s'",
+			ret = cli_syserr(ENAMETOOLONG, "cannot remove '%s/%s'",
 			    label, d.v[i].name);
 			continue;
 		}
@@ -1636,7 +1649,7 @@ int cmd_rm(int argc, char **argv)
 		}
 		if (is_dir(fs, ino)) {
 			if (!recursive) {
-				rc = cli_err(-EISDIR, "cannot remove '%s'",
+				rc = cli_syserr(EISDIR, "cannot remove '%s'",
 				    argv[i]);
 				continue;
 			}
@@ -1708,7 +1721,7 @@ int cmd_mkdir(int argc, char **argv)
 		}
 		if (strcmp(sp.path, "/") == 0) {
 			if (!parents)
-				rc = cli_err(-EEXIST, "cannot create directory "
+				rc = cli_syserr(EEXIST, "cannot create directory "
 				    "'%s'", argv[i]);
 			continue;
 		}
@@ -1907,7 +1920,7 @@ int cmd_ln(int argc, char **argv)
 		name = tbase;
 	} else {
 		if (split_path(l.path, parent, sizeof(parent), &name) != 0) {
-			cli_err(-EEXIST, "cannot create link '%s'", argv[1]);
+			cli_syserr(EEXIST, "cannot create link '%s'", argv[1]);
 			return cli_finish(CLI_FAIL);
 		}
 		r = coffer_resolve(fs, parent, 1, &dir);

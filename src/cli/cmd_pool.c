@@ -50,16 +50,6 @@ static char *absolute(const char *path)
 	return out;
 }
 
-/* "-o name=value": a name before '='. */
-static int check_prop_arg(const char *arg)
-{
-	const char *eq = strchr(arg, '=');
-
-	if (!eq || eq == arg)
-		return cli_usage("expected -o property=value, got '%s'", arg);
-	return CLI_OK;
-}
-
 /* ---- create ------------------------------------------------------------ */
 
 int cmd_pool_create(int argc, char **argv)
@@ -77,14 +67,17 @@ int cmd_pool_create(int argc, char **argv)
 	cli_optreset();
 	while ((c = cli_getopt(argc, argv, "o:", lo)) != -1) {
 		switch (c) {
-		case 'o':
-			if (check_prop_arg(cli_optarg) != CLI_OK)
+		case 'o': {
+			char *a = cli_prop_assign(cli_optarg);
+			if (!a)
 				goto usage;
-			if (cli_strv_add(&props, cli_optarg) < 0) {
-				rc = cli_err(-ENOMEM, "cannot parse options");
+			if (cli_strv_add(&props, a) < 0) {
+				free(a);
+				rc = cli_syserr(ENOMEM, "cannot parse options");
 				goto out;
 			}
 			break;
+		}
 		case 's':
 			if (cli_parse_size(cli_optarg, &size) != 0 ||
 			    size == 0) {
@@ -113,13 +106,13 @@ int cmd_pool_create(int argc, char **argv)
 	ndev = argc - 1;
 	devs = calloc((size_t)ndev, sizeof(char *));
 	if (!devs) {
-		rc = cli_err(-ENOMEM, "cannot create '%s'", argv[0]);
+		rc = cli_syserr(ENOMEM, "cannot create '%s'", argv[0]);
 		goto out;
 	}
 	for (int i = 0; i < ndev; i++) {
 		devs[i] = absolute(argv[i + 1]);
 		if (!devs[i]) {
-			rc = cli_err(-errno, "cannot use '%s'", argv[i + 1]);
+			rc = cli_syserr(errno, "cannot use '%s'", argv[i + 1]);
 			goto out;
 		}
 	}
@@ -137,10 +130,10 @@ out:
 		for (int i = 0; i < ndev; i++)
 			free(devs[i]);
 	free(devs);
-	cli_strv_free(&props);
+	cli_strv_free_strings(&props);
 	return rc;
 usage:
-	cli_strv_free(&props);
+	cli_strv_free_strings(&props);
 	return CLI_USAGE;
 }
 
@@ -176,7 +169,7 @@ int cmd_pool_import(int argc, char **argv)
 			free(dir);
 			dir = absolute(cli_optarg);
 			if (!dir)
-				return cli_err(-errno, "cannot use '%s'",
+				return cli_syserr(errno, "cannot use '%s'",
 				    cli_optarg);
 			break;
 		default:
@@ -277,7 +270,7 @@ static int all_pools(struct cli_strv *sv)
 		return cli_err(rc, "cannot list pools");
 	for (int i = 0; i < sv->n; i++)
 		if (!sv->v[i])
-			return cli_err(-ENOMEM, "cannot list pools");
+			return cli_syserr(ENOMEM, "cannot list pools");
 	if (sv->n)
 		qsort(sv->v, (size_t)sv->n, sizeof(char *), cmp_strp);
 	return CLI_OK;
@@ -476,7 +469,7 @@ static int status_one(const char *name, int verbose, int parsable,
 	coffer_dev_info_t *dev = calloc((size_t)(in.ndev > 0 ? in.ndev : 1),
 	    sizeof(*dev));
 	if (!dev)
-		return cli_err(-ENOMEM, "cannot read '%s'", name);
+		return cli_syserr(ENOMEM, "cannot read '%s'", name);
 	for (int i = 0; i < in.ndev; i++) {
 		rc = coffer_pool_dev_info(pool, i, &dev[i]);
 		if (rc < 0) {
@@ -528,13 +521,15 @@ static int status_one(const char *name, int verbose, int parsable,
 	printf(" state: %s\n", health_name(in.health));
 	if (in.health != 0) {
 		printf("status: One or more devices are missing or faulted.\n"
-		    "action: Restore the device and run 'coffer pool "
-		    "import'.\n");
+		    "action: Make the devices available again, then export "
+		    "and import the pool.\n");
 	} else if (errs.n > 0 || in.scrub_unrecoverable > 0) {
-		printf("status: Data could not be recovered from any copy; the "
-		    "damaged files are listed below.\n"
-		    "action: Restore them from a snapshot or a backup, then "
-		    "run 'coffer pool scrub %s'.\n", name);
+		printf("status: Some data could not be recovered from any "
+		    "copy.\n"
+		    "action: Restore the damaged files (see 'coffer pool "
+		    "status -v %s')\n"
+		    "        from a snapshot or a backup, then run 'coffer "
+		    "pool scrub %s'.\n", name, name);
 	}
 	print_scan(&in, parsable);
 

@@ -120,7 +120,7 @@ int cmd_vol_write(int argc, char **argv)
 
 	buf = malloc(CHUNK);
 	if (!buf) {
-		cli_err(-ENOMEM, "cannot write to '%s'", name);
+		cli_syserr(ENOMEM, "cannot write to '%s'", name);
 		return cli_finish(CLI_FAIL);
 	}
 	pos = off;
@@ -191,7 +191,7 @@ int cmd_vol_read(int argc, char **argv)
 	}
 	buf = malloc(CHUNK);
 	if (!buf) {
-		cli_err(-ENOMEM, "cannot read '%s'", name);
+		cli_syserr(ENOMEM, "cannot read '%s'", name);
 		return cli_finish(CLI_FAIL);
 	}
 	rc = CLI_OK;

@@ -40,10 +40,11 @@ static const struct cli_cmd commands[] = {
 	  "-H            scripted: no header, tab-separated\n"
 	  "-p            exact numbers (bytes)" },
 	{ "pool", "status", cmd_pool_status,
-	  "pool status [-v] [-p] [POOL]...",
+	  "pool status [-v] [-p] [-H] [POOL]...",
 	  "show health, devices, the last scrub and data errors",
 	  "-v            list every file with unrecoverable errors\n"
-	  "-p            exact numbers and times (seconds since the epoch)" },
+	  "-p            exact numbers and times (seconds since the epoch)\n"
+	  "-H            scripted: one fact per line, tab-separated" },
 	{ "pool", "scrub", cmd_pool_scrub,
 	  "pool scrub [-P | --json] POOL",
 	  "verify every block of a pool, repairing from good copies",
@@ -74,13 +75,16 @@ static const struct cli_cmd commands[] = {
 	  "-s COL        sort by COL, ascending (repeatable)\n"
 	  "-S COL        sort by COL, descending (repeatable)" },
 	{ NULL, "get", cmd_get,
-	  "get [-r] [-H] [-p] [-o FIELDS] PROP[,PROP]...|all [DATASET]...\n"
-	  "get [-r] DATASET[@SNAP]:/PATH... LOCAL",
+	  "get [-r] [-H] [-p] [-t TYPES] [-o FIELDS] PROP[,PROP]...|all "
+	  "[DATASET]...\n"
+	  "get [-r] [-p] DATASET[@SNAP]:/PATH... LOCAL",
 	  "show properties; or copy files out of a dataset",
 	  "-r            properties: include everything below each DATASET;\n"
-	  "              files: copy directories recursively\n"
+	  "              files: copy directories recursively (implies -p)\n"
+	  "-p            properties: exact numbers (bytes, seconds);\n"
+	  "              files: keep mode, owner (as root), times, user xattrs\n"
 	  "-H            scripted: no header, tab-separated\n"
-	  "-p            exact numbers (bytes, seconds)\n"
+	  "-t TYPES      filesystem,volume,snapshot,all (default all)\n"
 	  "-o FIELDS     name,property,value,source (default all four)\n"
 	  "LOCAL '-'     write the file to standard output" },
 	{ NULL, "set", cmd_set,
@@ -257,6 +261,10 @@ static int cmd_help(int argc, char **argv)
 
 	if (argc == 1) {
 		print_overview(stdout);
+		return CLI_OK;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		cli_print_help(cli_current);
 		return CLI_OK;
 	}
 	if (argc > 3)

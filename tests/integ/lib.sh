@@ -42,7 +42,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/coffer-$TESTNAME.XXXXXX") || exit 2
 COFFER_HOME=$T/home
 export COFFER_HOME
 mkdir "$COFFER_HOME" || exit 2
-# Messages and dates in a fixed form.
+# Messages, dates and new files' modes in a fixed form.
+umask 022
 LC_ALL=C
 TZ=UTC
 export LC_ALL TZ
@@ -100,6 +101,7 @@ okout() {
 		fail "exit $lib_st from: $*"
 	fi
 	cat "$T/.err" >&2
+	# shellcheck disable=SC2034 # used by the tests
 	OUT=$(cat "$T/.out")
 }
 

@@ -1,5 +1,6 @@
 # Pools: create, list, status, scrub, export, import, destroy, and the
 # ways each can be refused.
+# shellcheck source=tests/integ/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 step "create a pool on a new file"
@@ -78,7 +79,7 @@ fails 1 "cannot create 'nofile'" coffer pool create nofile "$T/missing.img"
 [ ! -e "$T/missing.img" ] || fail "a failed create left $T/missing.img"
 fails 1 "cannot create 'p3'" coffer pool create -o compression=gzip p3 \
 	"$T/p3.img" --size 128M
-fails 1 "cannot create 'p4'" coffer pool create -o nosuchprop=1 p4 \
+fails 2 "bad property 'nosuchprop'" coffer pool create -o nosuchprop=1 p4 \
 	"$T/p4.img" --size 128M
 okout coffer pool list -H
 expect "$(printf '%s\n' "$OUT" | cut -f1 | tr '\n' ' ')" "tank two "
@@ -96,7 +97,7 @@ fails 2 "unknown option '-z'" coffer pool create -z x "$T/x.img"
 fails 2 "unknown option '--frob'" coffer pool create --frob x "$T/x.img"
 fails 2 "option '--size' needs a value" coffer pool create x "$T/x.img" \
 	--size
-fails 2 "expected -o property=value" coffer pool create -o compression x \
+fails 2 "expected property=value" coffer pool create -o compression x \
 	"$T/x.img"
 fails 2 "bad pool name" coffer pool create a/b "$T/x.img" --size 128M
 fails 2 "too many arguments" coffer pool export tank two
