@@ -419,6 +419,12 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		goto out;
 	int dstype = snap ? COFFER_TYPE_SNAPSHOT : (int)dir.type;
 	out->source = COFFER_SRC_NONE;
+	if (!cf_prop_applies(d, dstype)) {
+		cf_set_errdetail("property '%s' does not apply to '%s'", prop,
+		    name);
+		err = COFFER_EBADPROP;
+		goto out;
+	}
 	switch (d->id) {
 	case CF_PROP_TYPE:
 		cf_strlcpy(out->value, snap ? "snapshot" :
@@ -741,7 +747,27 @@ static int head_open(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
 	return 0;
 }
 
+static int format_objset_rw(dsl_dataset_t *d, uint64_t txg,
+    uint64_t volsize);
+
+/* Write the initial contents of a new dataset, even one created with
+ * readonly=on: the property restricts users, not its creation. */
 static int format_objset(dsl_dataset_t *d, uint64_t txg, uint64_t volsize)
+{
+	cf_os_settings_t s, rw;
+	dsl_settings(d->dp, d->dirobj, &s);
+	if (d->type == COFFER_TYPE_VOLUME)
+		s.recordsize = cf_os_recordsize(d->os);
+	rw = s;
+	rw.readonly = 0;
+	cf_os_set_settings(d->os, &rw);
+	int err = format_objset_rw(d, txg, volsize);
+	cf_os_set_settings(d->os, &s);
+	return err;
+}
+
+static int format_objset_rw(dsl_dataset_t *d, uint64_t txg,
+    uint64_t volsize)
 {
 	cf_tx_t tx;
 	cf_tx_sync_init(&tx, d->os, txg);

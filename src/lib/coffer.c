@@ -312,6 +312,19 @@ static int scan_dir(const char *dir, found_t **fv, size_t *fn)
 	return 0;
 }
 
+struct guid_find {
+	uint64_t guid;
+	int found;
+};
+
+static int reg_has_guid(const cf_reg_entry_t *e, void *arg)
+{
+	struct guid_find *g = arg;
+	if (e->guid == g->guid)
+		g->found = 1;
+	return 0;
+}
+
 int coffer_pool_import(const char *dir, const char *name,
     coffer_import_cb cb, void *arg)
 {
@@ -328,6 +341,10 @@ int coffer_pool_import(const char *dir, const char *name,
 		for (uint32_t k = 0; k < f->count && k < CF_MAX_VDEVS; k++)
 			have += f->devs[k] != NULL;
 		int complete = have == (int)f->count;
+		struct guid_find g = { f->guid, 0 };
+		int imported = cf_reg_list(reg_has_guid, &g) == 0 && g.found;
+		if (!name && imported)
+			continue;
 		if (!name) {
 			if (cb)
 				err = cb(f->name, f->guid, complete ? "ONLINE" :
