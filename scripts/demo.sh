@@ -1,0 +1,51 @@
+#!/bin/sh
+# The main job, end to end, printing what it does: a pool, a dataset, data
+# in and out, a snapshot, a rollback and a scrub.  Runs in a temporary
+# directory with its own COFFER_HOME, so it never touches the system.
+set -eu
+COFFER=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+T=$(mktemp -d /tmp/coffer-demo.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export COFFER_HOME="$T/home"
+
+run() {
+	printf '\n$ %s\n' "$*"
+	"$@"
+}
+c() { run "$COFFER" "$@"; }
+
+echo "coffer demo in $T"
+c pool create demo "$T/disk0.img" "$T/disk1.img" --size 256M
+c pool list
+c create -o compression=zstd demo/home
+c create -V 64M demo/vol
+mkdir -p "$T/src/docs"
+printf 'hello from coffer\n' > "$T/src/hello.txt"
+seq 1 20000 > "$T/src/docs/numbers.txt"
+ln -s hello.txt "$T/src/link"
+c put -r "$T/src" demo/home:/src
+c ls -l demo/home:/src
+c cat demo/home:/src/hello.txt
+c snapshot demo/home@before
+printf 'changed\n' > "$T/changed.txt"
+c put "$T/changed.txt" demo/home:/src/hello.txt
+c cat demo/home:/src/hello.txt
+c cat demo/home@before:/src/hello.txt
+c get -r demo/home:/src "$T/out"
+run diff -r "$T/src/docs" "$T/out/docs"
+echo "(the tree came back out identical)"
+head -c 1048576 /dev/urandom > "$T/block.bin"
+c write demo/vol --offset 4096 < "$T/block.bin"
+"$COFFER" read demo/vol --offset 4096 --length 1048576 > "$T/block.out"
+run cmp "$T/block.bin" "$T/block.out"
+echo "(1 MiB through the volume came back identical)"
+c list -r -t all -o name,used,avail,refer,type demo
+c rollback demo/home@before
+c cat demo/home:/src/hello.txt
+c pool scrub demo
+c pool status demo
+c pool export demo
+c pool import -d "$T" demo
+c cat demo/home:/src/hello.txt
+c pool destroy demo
+printf '\ndemo finished: all steps succeeded\n'
