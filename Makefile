@@ -3,6 +3,9 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+# tests that also run under ThreadSanitizer
+TSAN_TESTS  = tests/test_lib_stress tests/test_dmu
 PREFIX     ?= /usr/local
 MESON_OPTS ?=
 
@@ -31,12 +34,20 @@ $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
 
+$(TSAN_BUILD)/build.ninja:
+	@sh scripts/deps.sh
+	meson setup $(TSAN_BUILD) -Db_sanitize=thread -Db_lundef=false \
+		-Dbuildtype=debugoptimized $(MESON_OPTS)
+
 # The whole suite: unit, fuzz-corpus replay and integration tests, then
-# the same again under AddressSanitizer + UBSan.
-test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
+# the same again under AddressSanitizer + UBSan, and the multi-threaded
+# tests under ThreadSanitizer.
+test: deps $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja
 	ninja -C $(BUILD)
 	ninja -C $(ASAN_BUILD)
-	@sh scripts/test.sh $(BUILD) $(ASAN_BUILD)
+	ninja -C $(TSAN_BUILD) $(TSAN_TESTS)
+	@TSAN_BUILD=$(TSAN_BUILD) TSAN_TESTS="$(TSAN_TESTS)" \
+		sh scripts/test.sh $(BUILD) $(ASAN_BUILD)
 
 # Only the normal build (quicker while developing).
 test-fast: $(BUILD)/build.ninja
@@ -53,4 +64,4 @@ bench: build
 	@sh bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

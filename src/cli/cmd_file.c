@@ -585,16 +585,22 @@ static void put_node(struct copy_ctx *c, uint64_t dir, const char *name,
 			if (rc < 0)
 				goto fail;
 		}
+		int created = 0;
 		if (!exists) {
 			rc = coffer_mknod(c->fs, dir, name, S_IFREG | mode,
 			    uid, gid, 0, NULL, &ino);
 			if (rc < 0)
 				goto fail;
+			created = 1;
 		}
 		rc = copy_in(c->fs, ino, fd, is_stdin);
 		if (rc < 0) {
 			cli_err(rc, "cannot copy '%s' to '%s:%s'", local, c->ds,
 			    rpath);
+			/* leave no half-copied new file behind */
+			if (created && coffer_unlink(c->fs, dir, name) < 0)
+				cli_msg("cannot remove the partial copy '%s:%s'",
+				    c->ds, rpath);
 			c->failed = 1;
 			goto out;
 		}

@@ -265,12 +265,16 @@ int cf_spa_lock(cf_spa_t *spa, const char *dev0)
 		char cmd[256];
 		if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK) {
 			holder_name(q.l_pid, cmd, sizeof(cmd));
-			cf_set_errdetail("pool '%s' is in use by process %d%s%s%s",
-			    spa->name, (int)q.l_pid, cmd[0] ? " (" : "", cmd,
-			    cmd[0] ? ")" : "");
+			/* "coffer put ..." rather than "/usr/local/bin/..." */
+			char *sp = strchr(cmd, ' ');
+			char *base = cmd;
+			for (char *c = cmd; *c && (!sp || c < sp); c++)
+				if (*c == '/')
+					base = c + 1;
+			cf_set_errdetail("by process %d%s%s", (int)q.l_pid,
+			    base[0] ? ": " : "", base);
 		} else {
-			cf_set_errdetail("pool '%s' is in use by another "
-			    "process", spa->name);
+			cf_set_errdetail("by another process");
 		}
 		close(fd);
 		return COFFER_EBUSY;
