@@ -271,7 +271,7 @@ static void test_readdir_resume(void)
 		int k = atoi(l.e[i].name + 1);
 		CHECK(k >= 0 && k < 3000);
 		cnt[k]++;
-		CHECK(l.e[i].type == (k % 3 ? S_IFREG : S_IFIFO) >> 12);
+		CHECK(l.e[i].type == (uint32_t)(k % 3 ? S_IFREG : S_IFIFO) >> 12);
 	}
 	for (int i = 0; i < 3000; i++)
 		CHECK(cnt[i] == 1);
