@@ -70,7 +70,7 @@
  *     20  u8[12] reserved      0
  *     32  entries, packed, in strictly increasing position order:
  *            0  u64  position  (hash >> 16 << 16) | cd
- *            8  u8   key length k (0..255, no NUL byte in the key)
+ *            8  u8   key length k (0..255; a key holds no NUL byte)
  *            9  u16  value length v (0..1024)
  *           11  k bytes of key, then v bytes of value
  *     32+used .. 16383: zero
@@ -451,8 +451,9 @@ static int leaf_parse(struct zleaf *l, unsigned g, uint64_t slot)
 			return CF_CORRUPT();
 		if (top_bits(pos, l->depth) != l->prefix)
 			return CF_CORRUPT();
-		if (memchr(b + o + CF_ZAP_ENT_HDR, 0, klen))
-			return CF_CORRUPT();
+		/* A NUL inside a key is checked where keys leave the zap
+		 * (iteration); a lookup compares klen bytes and so can never
+		 * match such a key. */
 		l->off[i] = (uint16_t)o;
 		o += sz;
 		prev = pos;
@@ -557,9 +558,12 @@ static void leaf_insert(struct zleaf *l, uint64_t pos, const char *key,
 	memcpy(b + o + CF_ZAP_ENT_HDR, key, klen);
 	if (vlen)
 		memcpy(b + o + CF_ZAP_ENT_HDR + klen, val, vlen);
+	memmove(l->off + at + 1, l->off + at, (l->n - at) * sizeof(l->off[0]));
+	l->off[at] = (uint16_t)o;
+	for (uint32_t i = at + 1; i <= l->n; i++)
+		l->off[i] = (uint16_t)(l->off[i] + sz);
 	l->used += sz;
 	l->n++;
-	leaf_reindex(l);
 }
 
 static void leaf_delete(struct zleaf *l, uint32_t at)
@@ -568,9 +572,10 @@ static void leaf_delete(struct zleaf *l, uint32_t at)
 	uint32_t end = CF_ZAP_LEAF_HDR + l->used;
 	memmove(l->buf + o, l->buf + o + sz, end - (o + sz));
 	memset(l->buf + end - sz, 0, sz);
+	for (uint32_t i = at + 1; i < l->n; i++)
+		l->off[i - 1] = (uint16_t)(l->off[i] - sz);
 	l->used -= sz;
 	l->n--;
-	leaf_reindex(l);
 }
 
 /*
@@ -976,6 +981,10 @@ int cf_zap_iter(cf_objset_t *os, uint64_t obj, uint64_t *cookie,
 		for (uint32_t i = leaf_lower_bound(l, c); i < l->n; i++) {
 			uint64_t pos = ent_pos(l, i);
 			uint32_t kl = ent_klen(l, i);
+			if (memchr(ent_key(l, i), 0, kl)) {
+				rc = CF_CORRUPT();
+				goto out;
+			}
 			memcpy(key, ent_key(l, i), kl);
 			key[kl] = '\0';
 			*cookie = pos;

@@ -118,7 +118,6 @@
 #define TX_META      (64 * 1024)
 
 #define FS_NFLOCKS   64
-#define PARENT_WALK_MAX (1u << 20)
 
 struct cf_fs {
 	cf_objset_t *os;
@@ -1265,12 +1264,17 @@ int cf_fs_rmdir(cf_fs_t *fs, uint64_t dir, const char *name)
 	return remove_common(fs, dir, name, 1);
 }
 
-/* Is `dir` inside the subtree of directory `top` (or top itself)? */
+/*
+ * Is `dir` inside the subtree of directory `top` (or top itself)?  Walks
+ * parent pointers up to the root; a parent loop (only corruption makes
+ * one) is caught by Brent's cycle detection, so the walk is bounded by
+ * the depth of the tree.
+ */
 static int in_subtree(cf_fs_t *fs, uint64_t dir, uint64_t top, int *inside)
 {
 	struct node n;
-	uint64_t x = dir;
-	for (uint32_t steps = 0; steps < PARENT_WALK_MAX; steps++) {
+	uint64_t x = dir, mark = dir, power = 1, lam = 0;
+	for (;;) {
 		int rc;
 		if (x == top) {
 			*inside = 1;
@@ -1285,8 +1289,14 @@ static int in_subtree(cf_fs_t *fs, uint64_t dir, uint64_t top, int *inside)
 			return rc == -ENOENT || rc == -ENOTDIR ?
 			    CF_CORRUPT() : rc;
 		x = n.parent;
+		if (x == mark)
+			return CF_CORRUPT();    /* a parent loop */
+		if (++lam == power) {
+			mark = x;
+			power *= 2;
+			lam = 0;
+		}
 	}
-	return CF_CORRUPT();    /* a parent loop */
 }
 
 int cf_fs_rename(cf_fs_t *fs, uint64_t sdir, const char *sname,

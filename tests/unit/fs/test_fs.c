@@ -271,7 +271,7 @@ static void test_readdir_resume(void)
 		int k = atoi(l.e[i].name + 1);
 		CHECK(k >= 0 && k < 3000);
 		cnt[k]++;
-		CHECK(l.e[i].type == (uint32_t)((k % 3 ? S_IFREG : S_IFIFO) >> 12));
+		CHECK(l.e[i].type == (uint32_t)(k % 3 ? S_IFREG : S_IFIFO) >> 12);
 	}
 	for (int i = 0; i < 3000; i++)
 		CHECK(cnt[i] == 1);
@@ -1003,6 +1003,58 @@ static void test_no_leaks(void)
 	CHECK(fsenv_nobj(os) == base);
 }
 
+/* Write one u32 / u64 field of a node's bonus, bypassing the fs. */
+static void poke(uint64_t ino, int off, uint64_t v, int width)
+{
+	uint8_t b[CF_BONUS_MAX];
+	cf_tx_t *tx;
+	int len = cf_bonus_read(os, ino, b, sizeof(b));
+	if (len < 112)
+		abort();
+	if (width == 4)
+		le32_put(b + off, (uint32_t)v);
+	else
+		le64_put(b + off, v);
+	if (cf_tx_begin(os, 4096, &tx))
+		abort();
+	if (cf_bonus_write(os, tx, ino, b, (size_t)len))
+		abort();
+	cf_tx_end(tx);
+}
+
+static void test_limits_and_loops(void)
+{
+	uint64_t root = cf_fs_root(fs), d = mkd(root, "lim"), a, b, c, x, ino;
+
+	/* a directory at the link limit takes no more subdirectories */
+	poke(d, 16, CF_FS_LINK_MAX, 4);
+	CHECK_RC(cf_fs_mknod(fs, d, "sub", S_IFDIR | 0755, 0, 0, 0, NULL,
+	    &ino), -EMLINK);
+	CHECK(mkf(d, "file-is-fine"));
+	x = mkd(root, "lim-x");
+	CHECK_RC(cf_fs_rename(fs, root, "lim-x", d, "x", 0), -EMLINK);
+	poke(d, 16, 2, 4);
+	CHECK_OK(cf_fs_rename(fs, root, "lim-x", d, "x", 0));
+	CHECK(st_of(d).nlink == 3);
+
+	/* a parent loop (a <-> b) is corruption, found quickly */
+	a = mkd(d, "a");
+	b = mkd(a, "b");
+	c = mkd(b, "c");
+	poke(a, 88, c, 8);
+	CHECK_RC(cf_fs_rename(fs, d, "x", c, "x", 0), COFFER_ECORRUPT);
+	poke(a, 88, b, 8);
+	CHECK_RC(cf_fs_rename(fs, d, "x", b, "x", 0), COFFER_ECORRUPT);
+	poke(a, 88, d, 8);
+	CHECK_OK(cf_fs_rename(fs, d, "x", c, "x", 0));
+	CHECK_OK(cf_fs_lookup(fs, x, "..", &ino));
+	CHECK(ino == c);
+	/* a parent pointing at a file */
+	poke(b, 88, mkf(d, "f"), 8);
+	CHECK_RC(cf_fs_rename(fs, c, "x", b, "x2", 0), COFFER_ECORRUPT);
+	poke(b, 88, a, 8);
+}
+
 void test_main(void)
 {
 	fs = fsenv_new(&os);
@@ -1023,5 +1075,6 @@ void test_main(void)
 	RUN(test_delete_queue);
 	RUN(test_corrupt_bonus);
 	RUN(test_no_leaks);
+	RUN(test_limits_and_loops);
 	fsenv_free(fs, os);
 }

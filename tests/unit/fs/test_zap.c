@@ -270,7 +270,7 @@ static int churn_cb(const char *key, const void *val, size_t vlen,
 	if (next <= c->last_next)
 		c->bad_order = 1;
 	c->last_next = next;
-	if (vlen != 8) {
+	if (vlen < 8) {
 		c->bad_val = 1;
 		return 0;
 	}
@@ -280,6 +280,17 @@ static int churn_cb(const char *key, const void *val, size_t vlen,
 		return 0;
 	}
 	c->cnt[i]++;
+	/* grow a stable key's value: updates keep their position even
+	 * when the leaf has to split */
+	{
+		uint8_t big[8 + 700];
+		uint64_t u = (c->calls * 7) % CH_STABLE;
+		memset(big, 0x5a, sizeof(big));
+		le64_put(big, u);
+		keyname(k, sizeof(k), u);
+		if (cf_zap_update(os, c->tx, c->z, k, big, sizeof(big)))
+			c->err = 1;
+	}
 	for (int j = 0; j < 3 && c->nadd < CH_NEWMAX; j++, c->nadd++) {
 		snprintf(k, sizeof(k), "new-%" PRIu64, c->nadd);
 		if (cf_zap_add_u64(os, c->tx, c->z, k,
@@ -597,12 +608,19 @@ static void test_corrupt_targeted(void)
 		CHECK_OK(cf_zap_lookup_u64(os, z, "k3", &v));
 		CHECK(v == 3);
 	}
-	/* a key with a NUL byte inside */
-	CHECK_OK(cf_obj_read(os, z, leaf * CF_ZAP_BLKSZ + 43, 1, orig));
-	b[0] = 0;
-	CHECK_OK(cf_obj_write(os, tx, z, leaf * CF_ZAP_BLKSZ + 43, 1, b));
-	CHECK_RC(cf_zap_lookup(os, z, "k3", b, 8, &vl), COFFER_ECORRUPT);
-	CHECK_OK(cf_obj_write(os, tx, z, leaf * CF_ZAP_BLKSZ + 43, 1, orig));
+	/* a key with a NUL byte inside: iteration refuses to hand it out */
+	{
+		uint64_t cookie = 0, cnt = 0;
+		CHECK_OK(cf_obj_read(os, z, leaf * CF_ZAP_BLKSZ + 43, 1, orig));
+		b[0] = 0;
+		CHECK_OK(cf_obj_write(os, tx, z, leaf * CF_ZAP_BLKSZ + 43, 1, b));
+		CHECK_RC(cf_zap_iter(os, z, &cookie, any_cb, &cnt),
+		    COFFER_ECORRUPT);
+		CHECK(cnt == 0);
+		CHECK_OK(cf_obj_write(os, tx, z, leaf * CF_ZAP_BLKSZ + 43, 1,
+		    orig));
+		CHECK_OK(cf_zap_lookup(os, z, "k3", b, 8, &vl));
+	}
 	/* not a zap at all */
 	{
 		uint64_t o;
@@ -668,6 +686,30 @@ static void test_corrupt_random(void)
 	free(tmp);
 }
 
+static void test_remove_all(void)
+{
+	uint64_t z = mkzap(), n = 1, cookie = 0, cnt = 0, v;
+	char k[64];
+	cf_tx_t *tx = txb();
+	for (uint64_t i = 0; i < 5000; i++) {
+		keyname(k, sizeof(k), i);
+		CHECK_OK(cf_zap_add_u64(os, tx, z, k, i));
+	}
+	for (uint64_t i = 0; i < 5000; i++) {
+		keyname(k, sizeof(k), i);
+		CHECK_OK(cf_zap_remove(os, tx, z, k));
+	}
+	CHECK_OK(cf_zap_count(os, z, &n));
+	CHECK(n == 0);
+	CHECK_OK(cf_zap_iter(os, z, &cookie, any_cb, &cnt));
+	CHECK(cnt == 0 && cookie == UINT64_MAX);
+	keyname(k, sizeof(k), 17);
+	CHECK_OK(cf_zap_add_u64(os, tx, z, k, 17));
+	CHECK_OK(cf_zap_lookup_u64(os, z, k, &v));
+	CHECK(v == 17);
+	cf_tx_end(tx);
+}
+
 void test_main(void)
 {
 	os = tenv_os_open();
@@ -678,6 +720,7 @@ void test_main(void)
 	RUN(test_iter_churn);
 	RUN(test_collisions);
 	RUN(test_threads);
+	RUN(test_remove_all);
 	RUN(test_corrupt_targeted);
 	RUN(test_corrupt_random);
 	tenv_os_close(os);
