@@ -32,8 +32,9 @@
  * txg: the txg in which the range was freed (for incremental send).
  *
  * Invariants
- *  1. The checksum covers exactly the bytes stored on disk, so any copy
- *     can be verified (and scrubbed) without decompressing or a key.
+ *  1. The checksum covers the psize bytes stored on disk (not the zero
+ *     padding to the sector), so any copy can be verified (and
+ *     scrubbed) without decompressing or a key.
  *  2. A read never returns bytes whose checksum did not verify.
  *  3. Every copy of a block lives on a different device when the pool
  *     has enough devices, and at a different offset otherwise.

@@ -20,7 +20,8 @@
  * The length prefix makes the data self-delimiting, so the reader may
  * hand over the whole physical block, padded to its sector boundary,
  * without the block pointer having to record the exact compressed size.
- * The block's checksum and MAC cover the padding like everything else.
+ * The block pointer's checksum covers the psize bytes (prefix and
+ * payload), not the zero padding after them.
  */
 #ifndef COFFER_BLOCK_COMPRESS_H
 #define COFFER_BLOCK_COMPRESS_H

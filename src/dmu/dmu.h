@@ -79,7 +79,8 @@ typedef struct cf_objinfo {
 } cf_objinfo_t;
 
 /* Allocate a new object of `type` with data block size blksz (a multiple
- * of 512 up to CF_MAX_BLKSZ; 0 = the dataset's recordsize). */
+ * of 512 up to CF_MAX_BLKSZ; 0 = the dataset's recordsize).  In an empty
+ * object set the first object allocated is object 1. */
 int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
     uint64_t *obj) CF_MUST_CHECK;
 /* Free an object and all its blocks. */
@@ -87,11 +88,14 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj) CF_MUST_CHECK;
 /* -ENOENT if the object is not allocated. */
 int cf_obj_info(cf_objset_t *os, uint64_t obj, cf_objinfo_t *info)
     CF_MUST_CHECK;
-/* Change the block size of an object that has at most one block. */
+/* Change the block size of an object whose highest block written
+ * (maxblkid) is 0; block 0 keeps its contents, cut or zero-extended.
+ * -EINVAL otherwise. */
 int cf_obj_set_blksz(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
     uint32_t blksz) CF_MUST_CHECK;
 
-/* Read len bytes at off.  Holes and never-written bytes read as zeros.
+/* Offsets up to 2^63 - 1 are accepted (the tree addresses more).
+ * Read len bytes at off.  Holes and never-written bytes read as zeros.
  * COFFER_ECORRUPT / COFFER_EAUTH when a block cannot be verified. */
 int cf_obj_read(cf_objset_t *os, uint64_t obj, uint64_t off, uint64_t len,
     void *buf) CF_MUST_CHECK;
@@ -102,7 +106,8 @@ int cf_obj_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, uint64_t off,
 int cf_obj_free_range(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
     uint64_t off, uint64_t len) CF_MUST_CHECK;
 
-/* Bonus buffer (attributes).  read returns the bonus length. */
+/* Bonus buffer (attributes).  read copies at most cap bytes and returns
+ * the full bonus length. */
 int cf_bonus_read(cf_objset_t *os, uint64_t obj, void *buf, size_t cap)
     CF_MUST_CHECK;
 int cf_bonus_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,

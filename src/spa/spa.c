@@ -289,6 +289,13 @@ int cf_spa_open_vdevs(const char *name, cf_vdev_t **vdevs, int ndev,
 			err = COFFER_EDEVICE;
 			goto fail;
 		}
+		if (c.features_ro_compat != 0 && !(flags & CF_SPA_RDONLY)) {
+			cf_set_errdetail("pool uses features this version can "
+			    "only read (ro_compat bits 0x%llx); open it "
+			    "read-only", (unsigned long long)c.features_ro_compat);
+			err = COFFER_ENOTSUP;
+			goto fail;
+		}
 		if (c.features_incompat != 0) {
 			cf_set_errdetail("pool uses unsupported features "
 			    "(incompat bits 0x%llx)",
@@ -330,7 +337,7 @@ int cf_spa_open_vdevs(const char *name, cf_vdev_t **vdevs, int ndev,
 
 	/* The newest valid uberblock over all labels of all devices. */
 	cf_uberblock_t best = { 0 }, ub;
-	int found = 0;
+	int found = 0, newer = 0;
 	uint8_t *slot = malloc(CF_UB_SLOT_SIZE);
 	if (!slot) {
 		err = -ENOMEM;
@@ -341,7 +348,10 @@ int cf_spa_open_vdevs(const char *name, cf_vdev_t **vdevs, int ndev,
 			for (unsigned s = 0; s < CF_UB_SLOTS; s++) {
 				if (cf_label_read_ub(spa->vdev[d], l, s, slot))
 					continue;
-				if (cf_ub_decode(slot, &ub))
+				int r = cf_ub_decode(slot, &ub);
+				if (r == COFFER_ENOTSUP)
+					newer = 1;
+				if (r)
 					continue;
 				if (ub.pool_guid != pool_guid ||
 				    ub.guid_sum != guid_sum(spa) ||
@@ -353,6 +363,13 @@ int cf_spa_open_vdevs(const char *name, cf_vdev_t **vdevs, int ndev,
 				}
 			}
 	free(slot);
+	if (newer) {
+		/* a newer coffer wrote this pool: do not go back in time */
+		cf_set_errdetail("the pool was written by a newer version of "
+		    "coffer (uberblock version > %d)", CF_UB_VERSION);
+		err = COFFER_ENOTSUP;
+		goto fail;
+	}
 	if (!found) {
 		cf_set_errdetail("no valid uberblock found");
 		err = COFFER_ECORRUPT;
