@@ -799,6 +799,20 @@ static void tx_dirty(cf_tx_t *tx, uint64_t bytes)
 	tx->dirtied += bytes ? bytes : 1;
 }
 
+/*
+ * A hard error (I/O, corruption, memory) after the tx already changed
+ * something would leave the change half made in its txg: poison the txg
+ * so that it never commits (LMDB's sticky failed transaction).
+ */
+static int tx_check(cf_objset_t *os, cf_tx_t *tx, int err)
+{
+	if (err && tx->dirtied && !tx->synccontext &&
+	    (err == -EIO || err == -ENOMEM || err == COFFER_ECORRUPT ||
+	    err == COFFER_EAUTH || err == COFFER_EDEVICE))
+		cf_spa_poison(os->spa, err);
+	return err;
+}
+
 /* The dr of (obj, blkid) in tx's txg, created from the newest contents
  * unless `whole` (the caller overwrites all of it).  Lock held. */
 static int dr_get(cf_objset_t *os, cf_tx_t *tx, dnrec_t *r, uint64_t blkid,
@@ -886,7 +900,7 @@ int cf_obj_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, uint64_t off,
 		in += n;
 	}
 	pthread_mutex_unlock(&os->lock);
-	return err;
+	return tx_check(os, tx, err);
 }
 
 static int add_frange(dnrec_t *r, uint64_t start, uint64_t end)
@@ -956,7 +970,7 @@ int cf_obj_free_range(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 	tx_dirty(tx, 0);
 out:
 	pthread_mutex_unlock(&os->lock);
-	return err;
+	return tx_check(os, tx, err);
 }
 
 int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
@@ -1005,7 +1019,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		break;
 	}
 	pthread_mutex_unlock(&os->lock);
-	return err;
+	return tx_check(os, tx, err);
 }
 
 int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
@@ -1036,7 +1050,7 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 		tx_dirty(tx, CF_DNODE_SIZE);
 	}
 	pthread_mutex_unlock(&os->lock);
-	return err;
+	return tx_check(os, tx, err);
 }
 
 int cf_obj_info(cf_objset_t *os, uint64_t obj, cf_objinfo_t *info)
@@ -1120,7 +1134,7 @@ int cf_obj_set_blksz(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		}
 	}
 	pthread_mutex_unlock(&os->lock);
-	return err;
+	return tx_check(os, tx, err);
 }
 
 int cf_bonus_read(cf_objset_t *os, uint64_t obj, void *buf, size_t cap)
@@ -1157,7 +1171,7 @@ int cf_bonus_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		tx_dirty(tx, 0);
 	}
 	pthread_mutex_unlock(&os->lock);
-	return err;
+	return tx_check(os, tx, err);
 }
 
 int cf_obj_next(cf_objset_t *os, uint64_t *obj)

@@ -704,6 +704,19 @@ int cf_spa_failed(cf_spa_t *spa)
 	return f;
 }
 
+void cf_spa_poison(cf_spa_t *spa, int err)
+{
+	pthread_mutex_lock(&spa->txg_lock);
+	if (!spa->failed) {
+		spa->failed = err ? err : -EIO;
+		cf_log(COFFER_LOG_ERR, "pool '%s': a change failed half way "
+		    "(%s); nothing more will be committed", spa->name,
+		    coffer_strerror(spa->failed));
+	}
+	pthread_cond_broadcast(&spa->txg_cv);
+	pthread_mutex_unlock(&spa->txg_lock);
+}
+
 void cf_spa_sync_pause(cf_spa_t *spa)
 {
 	pthread_mutex_lock(&spa->txg_lock);

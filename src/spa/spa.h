@@ -127,6 +127,9 @@ uint64_t cf_spa_open_txg(cf_spa_t *spa);
 uint64_t cf_spa_syncing_txg(cf_spa_t *spa);
 /* The first error of a failed sync, sticky: the pool refuses writes. */
 int cf_spa_failed(cf_spa_t *spa);
+/* Make the open txg never commit (a change failed half way): the pool
+ * stays at its last committed txg and refuses further changes. */
+void cf_spa_poison(cf_spa_t *spa, int err);
 
 /* Pause and resume the sync thread (scrub, leak check): while paused no
  * txg syncs and nothing is freed. */
