@@ -1511,7 +1511,8 @@ int dsl_children(dsl_pool_t *dp, const char *name,
 	pthread_rwlock_unlock(&dp->lock);
 	if (err)
 		return err;
-	qsort(l.keys, l.n, sizeof(char *), cmp_str);
+	if (l.n)
+		qsort(l.keys, l.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < l.n && !err; i++) {
 		char full[DSL_NAME_MAX * 2 + 2];
 		snprintf(full, sizeof(full), "%s/%s", name, l.keys[i]);

@@ -1,9 +1,9 @@
 /*
  * tenv over the real DMU: each object set lives on its own memory device
  * with a running sync thread, so the zap and fs tests exercise real
- * block trees, txgs and syncs.  Freed blocks are never reused here
- * (kill leaks them), so a snapshot taken by tenv_os_snapshot stays
- * readable whatever the live object set does afterwards.
+ * block trees, txgs and syncs.  Once tenv_os_snapshot has been called
+ * for an object set, its freed blocks are never reused (kill leaks them),
+ * so the snapshot stays readable whatever the live set does afterwards.
  */
 #include <stdlib.h>
 
@@ -14,6 +14,7 @@ typedef struct tenv {
 	cf_spa_t *spa;
 	cf_objset_t *os;
 	cf_blkptr_t root;
+	int snapped;
 	struct tenv *next;
 } tenv_t;
 
@@ -36,7 +37,14 @@ static int t_sync(void *arg, uint64_t txg, cf_blkptr_t *root)
 	return err;
 }
 
-static const cf_os_ops_t t_ops = { NULL, NULL, NULL, NULL };
+static void t_kill(void *arg, const cf_blkptr_t *bp, uint64_t txg)
+{
+	tenv_t *t = arg;
+	if (!__atomic_load_n(&t->snapped, __ATOMIC_SEQ_CST))
+		cf_spa_free(t->spa, bp, txg);
+}
+
+static const cf_os_ops_t t_ops = { NULL, t_kill, NULL, NULL };
 
 cf_objset_t *tenv_os_open(void)
 {
@@ -59,7 +67,10 @@ cf_objset_t *tenv_os_open(void)
 cf_objset_t *tenv_os_snapshot(cf_objset_t *os)
 {
 	tenv_t *t = find(os);
-	if (!t || cf_spa_txg_wait(t->spa, 0))
+	if (!t)
+		abort();
+	__atomic_store_n(&t->snapped, 1, __ATOMIC_SEQ_CST);
+	if (cf_spa_txg_wait(t->spa, 0))
 		abort();
 	cf_objset_t *snap;
 	cf_os_settings_t s = { 131072, CF_COMP_LZ4, 0, CF_CKSUM_FLETCHER4, 1,
