@@ -5,7 +5,8 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # tests that also run under ThreadSanitizer
-TSAN_TESTS  = tests/test_lib_stress tests/test_dmu
+TSAN_TESTS  = tests/test_lib_stress tests/test_dmu tests/test_crypto_aead \
+              tests/test_crypto_kdf
 PREFIX     ?= /usr/local
 MESON_OPTS ?=
 
