@@ -11,6 +11,7 @@
  *     counts and DVA bounds are checked before use.
  */
 #include "block/block.h"
+#include "block/blkcrypt.h"
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -102,7 +103,8 @@ int cf_bp_decode(const uint8_t in[CF_BP_SIZE], cf_blkptr_t *bp)
 		return CF_CORRUPT();
 	if (bp->cksum != CF_CKSUM_FLETCHER4 && bp->cksum != CF_CKSUM_SHA256)
 		return CF_CORRUPT();
-	if (bp->level > 15 || bp->flags & ~CF_BPF_ENCRYPTED)
+	if (bp->level > 15 || bp->flags & ~(CF_BPF_ENCRYPTED | CF_BPF_DNODE) ||
+	    (bp->flags & CF_BPF_DNODE && !(bp->flags & CF_BPF_ENCRYPTED)))
 		return CF_CORRUPT();
 	for (int i = 0; i < n; i++) {
 		if (bp->dva[i].asize % CF_SECTOR ||
@@ -174,6 +176,7 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 	memset(bp, 0, sizeof(*bp));
 	bp->type = wp->type;
 	bp->level = wp->level;
+	uint8_t *dnbuf = NULL;
 	if (all_zero(data, lsize)) {
 		/* holes cost nothing; the birth txg records when */
 		if (inplace && !cf_bp_is_hole(inplace) &&
@@ -184,15 +187,33 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 		return 0;
 	}
 
+	bp->lsize = lsize;
+	if (wp->crypt == CF_CRYPT_DNODE) {
+		/* attributes are sealed before compression (blkcrypt.c) */
+		dnbuf = malloc(lsize);
+		if (!dnbuf)
+			return -ENOMEM;
+		memcpy(dnbuf, data, lsize);
+		err = cf_blk_encrypt_dnode(wp->cs, bp, dnbuf, lsize);
+		if (err) {
+			free(dnbuf);
+			return err;
+		}
+		data = dnbuf;
+		payload = dnbuf;
+	}
 	if (wp->comp != CF_COMP_OFF && lsize > CF_SECTOR) {
 		size_t cap = lsize;
 		cbuf = malloc(cap);
-		if (!cbuf)
+		if (!cbuf) {
+			free(dnbuf);
 			return -ENOMEM;
+		}
 		int r = cf_compress(wp->comp, wp->comp_level, data, lsize,
 		    cbuf, cap);
 		if (r < 0) {
 			free(cbuf);
+			free(dnbuf);
 			return r;
 		}
 		if (r > 0 && (uint32_t)r < lsize) {
@@ -204,9 +225,11 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 
 	uint32_t asize = CF_ROUNDUP(psize, CF_SECTOR);
 	int copies = wp->copies ? wp->copies : 1;
-	/* The stored image is padded with zeros to the sector. */
+	/* The stored image is padded with zeros to the sector; data to be
+	 * encrypted needs a buffer of its own too. */
 	uint8_t *sbuf = NULL;
-	if (asize != psize) {
+	int seal = wp->crypt == CF_CRYPT_DATA;
+	if (asize != psize || (seal && payload != cbuf)) {
 		sbuf = malloc(asize);
 		if (!sbuf) {
 			err = -ENOMEM;
@@ -222,6 +245,13 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 	bp->lsize = lsize;
 	bp->psize = psize;
 	bp->comp = (uint8_t)comp;
+	if (seal) {
+		/* compression first, then encryption (DESIGN §4) */
+		err = cf_blk_encrypt_data(wp->cs, bp, (uint8_t *)payload,
+		    psize);
+		if (err)
+			goto out;
+	}
 	bp->cksum = wp->cksum ? wp->cksum : CF_CKSUM_FLETCHER4;
 	cf_block_checksum(bp->cksum, payload, psize, bp->checksum);
 
@@ -243,6 +273,7 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 out:
 	free(sbuf);
 	free(cbuf);
+	free(dnbuf);
 	return err;
 }
 
@@ -280,10 +311,20 @@ static void heal(struct cf_spa *spa, const cf_blkptr_t *bp, int i,
 
 int cf_block_read(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
 {
+	return cf_block_read_cs(spa, bp, buf, NULL, 0);
+}
+
+int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
+    const cf_cryptset_t *cs, int flags)
+{
 	if (cf_bp_is_hole(bp)) {
 		memset(buf, 0, bp->lsize);
 		return 0;
 	}
+	int enc = (bp->flags & CF_BPF_ENCRYPTED) != 0;
+	int dnode = enc && (bp->flags & CF_BPF_DNODE);
+	if (enc && !cs && !(dnode && (flags & CF_RD_STRUCT)))
+		return COFFER_ENOKEY;
 	int n = cf_bp_ncopies(bp);
 	uint32_t asize = bp->dva[0].asize;
 	uint8_t *raw;
@@ -309,11 +350,18 @@ int cf_block_read(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
 	if (good >= 0) {
 		for (int j = 0; j < nbad; j++)
 			heal(spa, bp, bad[j], raw);
-		if (bp->comp != CF_COMP_OFF)
+		err = 0;
+		if (enc && !dnode)
+			err = cf_blk_decrypt_data(cs, bp, raw, bp->psize);
+		if (!err && bp->comp != CF_COMP_OFF)
 			err = cf_decompress(bp->comp, raw, bp->psize, buf,
 			    bp->lsize);
-		else if (!direct)
+		else if (!err && !direct)
 			memcpy(buf, raw, bp->lsize);
+		if (!err && dnode && cs)
+			err = cf_blk_decrypt_dnode(cs, bp, buf, bp->lsize);
+		if (err == COFFER_EAUTH)
+			memset(buf, 0, bp->lsize);
 	} else if (err == COFFER_ECORRUPT) {
 		err = CF_CORRUPT();
 	}

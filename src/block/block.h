@@ -52,6 +52,7 @@
 #define CF_CKSUM_SHA256    2
 
 #define CF_BPF_ENCRYPTED 0x01
+#define CF_BPF_DNODE     0x02   /* sealed as records (CF_CRYPT_DNODE) */
 
 typedef struct cf_dva {
 	uint32_t vdev;
@@ -98,6 +99,44 @@ int cf_bp_decode(const uint8_t in[CF_BP_SIZE], cf_blkptr_t *bp)
 /* One-line description for debugging ("L0 FILE 128K/4K lz4 birth 12 ..."). */
 void cf_bp_describe(const cf_blkptr_t *bp, char *buf, size_t n);
 
+/* ---- encryption (blkcrypt.c) -------------------------------------------- */
+
+/*
+ * A dataset's keys as the pipeline needs them: the AEAD suite, one
+ * master key per key generation (a block names its generation), the
+ * HMAC key for object set MACs and the dataset's crypt guid.  Owned by
+ * the dsl; the block layer only derives per-block keys from it.
+ */
+#define CF_MAX_KEYGENS 4
+typedef struct cf_blkkey cf_blkkey_t;
+typedef struct cf_cryptset {
+	int suite;
+	uint32_t curgen;                /* generation new blocks use */
+	int nkeys;
+	uint32_t gens[CF_MAX_KEYGENS];
+	cf_blkkey_t *keys[CF_MAX_KEYGENS];
+	uint8_t *hmac;                  /* 32 bytes, secure memory */
+	uint64_t guid;                  /* crypt guid, bound into MACs */
+} cf_cryptset_t;
+
+int cf_blkkey_new(int suite, const uint8_t *master, uint32_t gen,
+    cf_blkkey_t **out) CF_MUST_CHECK;
+void cf_blkkey_free(cf_blkkey_t *k);
+/* The key of generation gen, or NULL. */
+cf_blkkey_t *cf_cryptset_key(const cf_cryptset_t *cs, uint32_t gen);
+
+/* How the pipeline treats a block's contents. */
+#define CF_CRYPT_NONE  0
+#define CF_CRYPT_DATA  1        /* whole block: compress, then encrypt */
+#define CF_CRYPT_DNODE 2        /* bonus areas of a dnode block only,
+				   encrypted before compression */
+/* CF_CRYPT_DNODE blocks are arrays of records of this size; in each
+ * record whose first byte is non-zero, the bytes [SEALED_OFF, SEALED_OFF
+ * + the little-endian u16 at offset 2) are encrypted and every other
+ * byte is authenticated (the dmu's dnode layout: bonus and bonuslen). */
+#define CF_BLK_REC_SIZE 512
+#define CF_BLK_REC_SEALED_OFF 256
+
 /* ---- the pipeline -------------------------------------------------------- */
 
 struct cf_spa;
@@ -109,6 +148,8 @@ typedef struct cf_wprops {
 	uint8_t comp_level;     /* zstd level, 0 = default */
 	uint8_t cksum;          /* CF_CKSUM_* */
 	uint8_t copies;         /* 1..3 */
+	uint8_t crypt;          /* CF_CRYPT_* */
+	const cf_cryptset_t *cs;
 } cf_wprops_t;
 
 /* Checksum `len` bytes with `type` into out[32]. */
@@ -127,9 +168,23 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
     cf_blkptr_t *bp) CF_MUST_CHECK;
 
 /* Read and verify a block into buf (bp->lsize bytes).  Bad copies are
- * repaired from a good one.  COFFER_ECORRUPT when no copy verifies. */
+ * repaired from a good one.  COFFER_ECORRUPT when no copy verifies;
+ * COFFER_ENOKEY for an encrypted block. */
 int cf_block_read(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
     CF_MUST_CHECK;
+
+/*
+ * Read with keys: encrypted blocks are decrypted with cs (COFFER_EAUTH
+ * when the MAC does not verify; COFFER_ENOKEY when cs is NULL).  With
+ * CF_RD_STRUCT and no key, a dnode block is returned with its bonus areas
+ * still encrypted (enough to walk the tree: scrub, destroy).
+ */
+#define CF_RD_STRUCT 0x1
+int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
+    const cf_cryptset_t *cs, int flags) CF_MUST_CHECK;
+
+/* The keyless MAC of an indirect block: a hash over its children's MACs. */
+void cf_block_ind_mac(const cf_blkptr_t *children, int n, uint8_t mac[16]);
 
 /* Read the stored bytes of every copy and verify each (scrub).  Repairs
  * bad copies when a good one exists.  Reports counts. */

@@ -260,4 +260,13 @@ int cf_argon2id_calibrate(uint32_t target_ms, uint32_t max_kib, uint32_t *t,
 #define CF_ARGON2_DEFAULT_MAX_KIB (1024u * 1024)
 uint32_t cf_argon2id_mem_ceiling(uint32_t max_kib);
 
+/* ---- the kernel keyring (keyring.c) ----------------------------------------- */
+
+/* Keep, find and drop a key in the user's kernel keyring under `desc`. */
+int cf_keyring_store(const char *desc, const void *key, size_t len)
+    CF_MUST_CHECK;
+/* -ENOENT when absent. */
+int cf_keyring_load(const char *desc, void *key, size_t len) CF_MUST_CHECK;
+int cf_keyring_remove(const char *desc);
+
 #endif

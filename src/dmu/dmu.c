@@ -54,6 +54,11 @@
  *     dnode, bp or level count is COFFER_ECORRUPT, never a crash.
  */
 #include "dmu/dmu_impl.h"
+#include "crypto/crypto.h"
+
+_Static_assert(CF_DNODE_SIZE == CF_BLK_REC_SIZE &&
+    CF_DN_BONUS_OFF == CF_BLK_REC_SEALED_OFF,
+    "dnode layout and the block layer's sealed records must agree");
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +120,25 @@ void cf_osphys_encode(const cf_objset_phys_t *p, uint8_t *out)
 	cf_dnode_encode(&p->meta, out);
 	le64_put(out + 512, p->type);
 	le64_put(out + 520, p->flags);
+	if (p->flags & CF_OSF_MAC) {
+		memcpy(out + 528, p->mac, 32);
+		le64_put(out + 560, p->mac_txg);
+	}
+}
+
+int cf_osphys_mac(const uint8_t *enc, uint64_t guid, uint64_t txg,
+    const uint8_t *hmac_key, uint8_t out[32])
+{
+	uint8_t tail[16];
+	cf_hmac_ctx_t *c = cf_hmac_new(CF_MD_SHA256, hmac_key, 32);
+	if (!c)
+		return -ENOMEM;
+	le64_put(tail, guid);
+	le64_put(tail + 8, txg);
+	cf_hmac_update(c, "CFOSMAC1", 8);
+	cf_hmac_update(c, enc, 528);
+	cf_hmac_update(c, tail, sizeof(tail));
+	return cf_hmac_final(c, out);
 }
 
 int cf_osphys_decode(const uint8_t *in, cf_objset_phys_t *p)
@@ -125,8 +149,13 @@ int cf_osphys_decode(const uint8_t *in, cf_objset_phys_t *p)
 		return err;
 	p->type = le64_get(in + 512);
 	p->flags = le64_get(in + 520);
-	if (p->type < CF_OS_TYPE_MOS || p->type > CF_OS_TYPE_VOL)
+	if (p->type < CF_OS_TYPE_MOS || p->type > CF_OS_TYPE_VOL ||
+	    (p->flags & ~(uint64_t)CF_OSF_MAC))
 		return CF_CORRUPT();
+	if (p->flags & CF_OSF_MAC) {
+		memcpy(p->mac, in + 528, 32);
+		p->mac_txg = le64_get(in + 560);
+	}
 	if (p->meta.type != CF_OT_NONE &&
 	    (p->meta.type != CF_OT_META_DNODE ||
 	    p->meta.blksz != CF_DNODE_BLKSZ))
@@ -209,6 +238,9 @@ struct cf_objset {
 	uint64_t next_obj;
 	cf_blkptr_t rootbp;
 	uint64_t stamp;
+	const cf_cryptset_t *cs;        /* keys, when loaded */
+	int encrypted;                  /* an encrypted set (key or not) */
+	uint64_t mac_txg;
 };
 
 #define DN_CACHE_MAX 100000
@@ -624,9 +656,18 @@ static ibuf_t *ib_get(cf_objset_t *os, dnode_t *dn, int level, uint64_t idx,
 		if (bp.lsize != CF_IND_BLKSZ || bp.level != level)
 			*err = CF_CORRUPT();
 		else
-			*err = cf_block_read(os->spa, &bp, raw);
+			*err = cf_block_read_cs(os->spa, &bp, raw, os->cs, 0);
+		if (*err == COFFER_ECORRUPT && os->encrypted)
+			*err = COFFER_EAUTH;
 		if (!*err)
 			*err = ib_decode(raw, b);
+		if (!*err && os->encrypted) {
+			/* the Merkle tree of MACs: this block's children */
+			uint8_t mac[16];
+			cf_block_ind_mac(b->bps, CF_IND_BPS, mac);
+			if (!cf_ct_equal(mac, bp.mac, 16))
+				*err = COFFER_EAUTH;
+		}
 		free(raw);
 		if (*err) {
 			/* leave no half-decoded block behind */
@@ -723,7 +764,11 @@ static int obj_read_block_locked(cf_objset_t *os, uint64_t obj,
 	}
 	if (unlock_io)
 		pthread_mutex_unlock(&os->lock);
-	err = cf_block_read(os->spa, &bp, tmp);
+	err = cf_block_read_cs(os->spa, &bp, tmp, os->cs, 0);
+	/* in an encrypted set, a block that cannot be verified is an
+	 * authentication failure: nothing unauthenticated is returned */
+	if (err == COFFER_ECORRUPT && os->encrypted)
+		err = COFFER_EAUTH;
 	if (unlock_io)
 		pthread_mutex_lock(&os->lock);
 	if (tmp != buf) {
@@ -734,7 +779,7 @@ static int obj_read_block_locked(cf_objset_t *os, uint64_t obj,
 		}
 		free(tmp);
 	}
-	if (err)
+	if (err && err != COFFER_ENOKEY)
 		cf_log(COFFER_LOG_ERR, "%s: object %llu block %llu: %s",
 		    os->name, (unsigned long long)obj,
 		    (unsigned long long)blkid, coffer_strerror(err));
@@ -1220,6 +1265,11 @@ int cf_os_type(cf_objset_t *os)
 	return os->type;
 }
 
+uint64_t cf_os_mac_txg(cf_objset_t *os)
+{
+	return os->mac_txg;
+}
+
 void cf_os_set_settings(cf_objset_t *os, const cf_os_settings_t *s)
 {
 	pthread_mutex_lock(&os->lock);
@@ -1284,6 +1334,14 @@ int cf_os_open(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
     const cf_os_settings_t *s, const cf_os_ops_t *ops, void *ops_arg,
     const char *name, cf_objset_t **out)
 {
+	return cf_os_open_crypt(spa, root, os_type, s, ops, ops_arg, name,
+	    NULL, out);
+}
+
+int cf_os_open_crypt(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
+    const cf_os_settings_t *s, const cf_os_ops_t *ops, void *ops_arg,
+    const char *name, const cf_cryptset_t *cs, cf_objset_t **out)
+{
 	cf_objset_t *os = calloc(1, sizeof(*os));
 	if (!os)
 		return -ENOMEM;
@@ -1295,6 +1353,9 @@ int cf_os_open(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
 	cf_strlcpy(os->name, name ? name : "", sizeof(os->name));
 	pthread_mutex_init(&os->lock, NULL);
 	os->rootbp = *root;
+	os->cs = cs;
+	if (cs)
+		os->encrypted = 1;
 	if (cf_bp_is_hole(root)) {
 		os->meta.phys.type = CF_OT_META_DNODE;
 		os->meta.phys.nlevels = 1;
@@ -1312,6 +1373,21 @@ int cf_os_open(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
 			err = cf_osphys_decode(buf, &p);
 		if (!err && (int)p.type != os_type)
 			err = CF_CORRUPT();
+		if (err == COFFER_ECORRUPT && cs)
+			err = COFFER_EAUTH;
+		if (!err && (p.flags & CF_OSF_MAC))
+			os->encrypted = 1;
+		if (!err && cs && !(p.flags & CF_OSF_MAC))
+			err = COFFER_EAUTH;     /* an encrypted set lost its MAC */
+		if (!err && cs) {
+			uint8_t mac[32];
+			err = cf_osphys_mac(buf, cs->guid, p.mac_txg, cs->hmac,
+			    mac);
+			if (!err && (!cf_ct_equal(mac, p.mac, 32) ||
+			    p.mac_txg != root->birth))
+				err = COFFER_EAUTH;
+		}
+		os->mac_txg = p.mac_txg;
 		free(buf);
 		if (err) {
 			pthread_mutex_destroy(&os->lock);
@@ -1392,14 +1468,24 @@ static void wprops(cf_objset_t *os, int type, int level, int pass,
 		copies = CF_MIN(CF_MAX_COPIES, CF_MAX(2, copies + 1));
 	wp->copies = (uint8_t)copies;
 	if (level > 0 || !is_data_type(type)) {
-		/* metadata is always compressed with lz4 ... */
-		wp->comp = CF_COMP_LZ4;
-		wp->comp_level = 0;
+		/* metadata is always compressed with lz4 (but the contents
+		 * of an encrypted set follow its compression property: with
+		 * compression=off nothing secret is compressed) ... */
+		if (!(os->encrypted && level == 0 && os->set.comp == CF_COMP_OFF
+		    && type != CF_OT_OBJSET)) {
+			wp->comp = CF_COMP_LZ4;
+			wp->comp_level = 0;
+		}
 	}
 	/* ... except late in a sync, so that the passes converge (a block
 	 * rewritten at its own size is rewritten in place) */
 	if (pass > 3)
 		wp->comp = CF_COMP_OFF;
+	if (os->encrypted && level == 0 && type != CF_OT_OBJSET) {
+		wp->crypt = type == CF_OT_META_DNODE ? CF_CRYPT_DNODE :
+		    CF_CRYPT_DATA;
+		wp->cs = os->cs;
+	}
 }
 
 /* Replace *slot by nbp with the accounting of invariant 3. */
@@ -1583,6 +1669,9 @@ static int write_ibufs(cf_objset_t *os, dnode_t *dn, uint64_t txg, int pass)
 				nbp.fill = fill;
 				if (cf_bp_is_hole(&nbp))
 					nbp.level = (uint8_t)l;
+				else if (os->encrypted)
+					cf_block_ind_mac(b->bps, CF_IND_BPS,
+					    nbp.mac);
 				used_adjust(dn, slot, &nbp);
 				replace_bp(os, slot, &nbp, txg);
 				b->dirty = 0;
@@ -1884,17 +1973,30 @@ int cf_os_sync(cf_objset_t *os, uint64_t txg, int pass, cf_blkptr_t *root)
 		uint8_t *raw = calloc(1, CF_OBJSET_PHYS_SIZE);
 		if (!raw) {
 			err = -ENOMEM;
+		} else if (os->encrypted && !os->cs) {
+			err = COFFER_ENOKEY;
 		} else {
 			cf_osphys_encode(&p, raw);
+			if (os->encrypted) {
+				p.flags |= CF_OSF_MAC;
+				p.mac_txg = txg;
+				le64_put(raw + 520, p.flags);
+				err = cf_osphys_mac(raw, os->cs->guid, txg,
+				    os->cs->hmac, p.mac);
+				cf_osphys_encode(&p, raw);
+				os->mac_txg = txg;
+			}
+		}
+		if (!err && raw) {
 			cf_wprops_t wp;
 			wprops(os, CF_OT_OBJSET, 0, pass, &wp);
 			cf_blkptr_t nbp;
 			err = cf_block_write(os->spa, raw, CF_OBJSET_PHYS_SIZE,
 			    &wp, txg, &os->rootbp, &nbp);
-			free(raw);
 			if (!err)
 				replace_bp(os, &os->rootbp, &nbp, txg);
 		}
+		free(raw);
 	}
 	if (!err)
 		ts_clear(ts);
@@ -1988,7 +2090,8 @@ static int trav_bp(cf_spa_t *spa, uint64_t obj, uint64_t blkid,
 	uint8_t *raw = malloc(CF_DNODE_BLKSZ);
 	if (!raw)
 		return -ENOMEM;
-	int err = cf_block_read(spa, bp, raw);
+	/* structure only: no key needed, bonus areas stay sealed */
+	int err = cf_block_read_cs(spa, bp, raw, NULL, CF_RD_STRUCT);
 	for (int i = 0; i < CF_DNODES_PER_BLK && !err; i++) {
 		cf_dnode_phys_t dn;
 		err = cf_dnode_decode(raw + i * CF_DNODE_SIZE, &dn);

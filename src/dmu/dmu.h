@@ -47,6 +47,8 @@ enum cf_objtype {
 	CF_OT_SPACE_MAP = 35,
 	CF_OT_DSL_PROPS = 36,
 	CF_OT_ERRLOG = 37,
+	CF_OT_KEYREC = 38,      /* a dataset's wrapped master keys */
+	CF_OT_KEYSTORE = 39,    /* an encryption root's key slots, ledger */
 	CF_OT_MAX = 64
 };
 

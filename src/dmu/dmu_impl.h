@@ -65,6 +65,17 @@ typedef struct cf_os_settings {
 int cf_os_open(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
     const cf_os_settings_t *s, const cf_os_ops_t *ops, void *ops_arg,
     const char *name, cf_objset_t **out) CF_MUST_CHECK;
+/*
+ * An encrypted object set: cs holds its keys (NULL while the key is not
+ * loaded: only keyless work is possible).  Opening verifies the root's
+ * MAC when keys are given (COFFER_EAUTH).  The caller keeps cs alive.
+ */
+int cf_os_open_crypt(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
+    const cf_os_settings_t *s, const cf_os_ops_t *ops, void *ops_arg,
+    const char *name, const cf_cryptset_t *cs, cf_objset_t **out)
+    CF_MUST_CHECK;
+/* The txg bound by the root's MAC (0 when none). */
+uint64_t cf_os_mac_txg(cf_objset_t *os);
 void cf_os_close(cf_objset_t *os);
 void cf_os_set_settings(cf_objset_t *os, const cf_os_settings_t *s);
 void cf_os_set_name(cf_objset_t *os, const char *name);
@@ -105,11 +116,24 @@ int cf_os_traverse_root(cf_spa_t *spa, const cf_blkptr_t *root,
     uint64_t min_txg, cf_traverse_cb cb, void *arg) CF_MUST_CHECK;
 
 /* Encode/decode an objset root block (CF_OBJSET_PHYS_SIZE bytes). */
+#define CF_OSF_MAC 0x1          /* the root carries a MAC (encrypted set) */
 typedef struct cf_objset_phys {
 	cf_dnode_phys_t meta;
 	uint64_t type;
 	uint64_t flags;
+	uint8_t mac[32];        /* HMAC-SHA256 with the dataset's HMAC key */
+	uint64_t mac_txg;       /* txg the MAC binds */
 } cf_objset_phys_t;
+
+/*
+ * The MAC of an object set root: HMAC-SHA256 over "CFOSMAC1", the first
+ * 528 bytes of the encoded root (meta-dnode, type, flags), the dataset's
+ * crypt guid and the txg.  Binding the guid stops roots being swapped
+ * between datasets; binding the txg lets the dsl's ledger catch a dataset
+ * rolled back to an older root.
+ */
+int cf_osphys_mac(const uint8_t *enc, uint64_t guid, uint64_t txg,
+    const uint8_t *hmac_key, uint8_t out[32]) CF_MUST_CHECK;
 void cf_osphys_encode(const cf_objset_phys_t *p, uint8_t *out);
 int cf_osphys_decode(const uint8_t *in, cf_objset_phys_t *p) CF_MUST_CHECK;
 

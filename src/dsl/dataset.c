@@ -386,7 +386,9 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 {
 	const cf_propdef_t *d = cf_prop_find(prop);
 	memset(out, 0, sizeof(*out));
-	if (!d) {
+	int keyprop = !strcmp(prop, "encryptionroot") ||
+	    !strcmp(prop, "keystatus") || !strcmp(prop, "encryption");
+	if (!d && !keyprop) {
 		cf_set_errdetail("no such property '%s'", prop);
 		return COFFER_EBADPROP;
 	}
@@ -419,6 +421,36 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		goto out;
 	int dstype = snap ? COFFER_TYPE_SNAPSHOT : (int)dir.type;
 	out->source = COFFER_SRC_NONE;
+	/* the properties of encryption that the keys decide */
+	if (!strcmp(prop, "encryptionroot") || !strcmp(prop, "keystatus") ||
+	    (!strcmp(prop, "encryption") && (dir.keyrec || !d))) {
+		if (!strcmp(prop, "keystatus")) {
+			static const char *const st[] = { "none", "available",
+				"unavailable" };
+			cf_strlcpy(out->value, st[dsl_keystatus(dp, &dir)],
+			    sizeof(out->value));
+		} else if (!strcmp(prop, "encryption")) {
+			int suite = CF_SUITE_NONE;
+			if (dir.keyrec)
+				err = dsl_crypt_suite(dp, &dir, &suite);
+			if (!err)
+				cf_strlcpy(out->value, cf_suite_name(suite),
+				    sizeof(out->value));
+			out->source = dir.encroot == dirobj && !snap ?
+			    COFFER_SRC_LOCAL : COFFER_SRC_INHERITED;
+			if (out->source == COFFER_SRC_INHERITED && !err)
+				err = dsl_crypt_root_name(dp, name, &dir,
+				    out->inherited_from,
+				    sizeof(out->inherited_from));
+		} else if (dir.keyrec) {
+			err = dsl_crypt_root_name(dp, name, &dir, out->value,
+			    sizeof(out->value));
+		} else {
+			cf_strlcpy(out->value, "-", sizeof(out->value));
+		}
+		cf_strlcpy(out->raw, out->value, sizeof(out->raw));
+		goto out;
+	}
 	if (!cf_prop_applies(d, dstype)) {
 		cf_set_errdetail("property '%s' does not apply to '%s'", prop,
 		    name);
@@ -559,6 +591,7 @@ struct setprop_arg {
 	const char *name;
 	const cf_propdef_t *d;
 	const char *value;      /* canonical; NULL = inherit */
+	int internal;           /* skip the user-facing checks */
 };
 
 static int setprop_task(dsl_pool_t *dp, void *arg, uint64_t txg)
@@ -573,7 +606,8 @@ static int setprop_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	if (err)
 		return err;
 	const char *why = NULL;
-	if (a->value && cf_prop_check_set(a->d, (int)r.type, 0, &why)) {
+	if (a->value && !a->internal &&
+	    cf_prop_check_set(a->d, (int)r.type, 0, &why)) {
 		cf_set_errdetail("cannot set property '%s': %s", a->d->name,
 		    why ? why : "not allowed");
 		return COFFER_EBADPROP;
@@ -589,6 +623,25 @@ static int setprop_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			err = 0;
 	}
 	return err;
+}
+
+int dsl_prop_set_internal(dsl_pool_t *dp, const char *name,
+    const char *prop, const char *value)
+{
+	const cf_propdef_t *d = cf_prop_find(prop);
+	if (!d)
+		return 0;               /* not a stored property */
+	char str[512];
+	uint64_t num;
+	if (cf_prop_parse(d, value, &num, str, sizeof(str), NULL))
+		return COFFER_EBADPROP;
+	char canon[512];
+	if (d->type == CF_PTYPE_NUMBER)
+		snprintf(canon, sizeof(canon), "%llu", (unsigned long long)num);
+	else
+		cf_strlcpy(canon, str, sizeof(canon));
+	struct setprop_arg a = { name, d, canon, 1 };
+	return dsl_sync_task(dp, setprop_task, &a);
 }
 
 int dsl_prop_set(dsl_pool_t *dp, const char *name, const char *prop,
@@ -626,7 +679,7 @@ int dsl_prop_set(dsl_pool_t *dp, const char *name, const char *prop,
 		snprintf(canon, sizeof(canon), "%llu", (unsigned long long)num);
 	else
 		cf_strlcpy(canon, str, sizeof(canon));
-	struct setprop_arg a = { name, d, canon };
+	struct setprop_arg a = { name, d, canon, 0 };
 	err = dsl_sync_task(dp, setprop_task, &a);
 	if (!err)
 		dsl_refresh_settings(dp);
@@ -647,7 +700,7 @@ int dsl_prop_inherit(dsl_pool_t *dp, const char *name, const char *prop)
 	int err = dsl_name_check(name, 0);
 	if (err)
 		return err;
-	struct setprop_arg a = { name, d, NULL };
+	struct setprop_arg a = { name, d, NULL, 0 };
 	err = dsl_sync_task(dp, setprop_task, &a);
 	if (!err)
 		dsl_refresh_settings(dp);
@@ -707,12 +760,19 @@ static int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent,
 }
 
 /* Open a head's objset and register it (sync context or not). */
-static int head_open(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
-    const char *name, dsl_dataset_t **out)
+/*
+ * Open a head's objset and register it.  An encrypted head needs its
+ * root's key (COFFER_ENOKEY) and must match its ledger entry, unless it
+ * is being created (cs given: the ledger learns it at this txg's sync).
+ */
+static int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, cf_cryptset_t *cs, dsl_dataset_t **out)
 {
 	dsl_dataset_t *d = ds_new(dp, name);
-	if (!d)
+	if (!d) {
+		dsl_crypt_cryptset_free(cs);
 		return -ENOMEM;
+	}
 	d->dsobj = dsobj;
 	d->dirobj = dirobj;
 	int err = ds_read(dp, dsobj, &d->ds);
@@ -730,11 +790,22 @@ static int head_open(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
 			s.recordsize = (uint32_t)vbs;
 		}
 	}
+	if (!err && d->dir.keyrec && !cs) {
+		err = dsl_crypt_cryptset(dp, dirobj, &d->dir, &cs);
+		if (!err)
+			err = dsl_crypt_ledger_check(dp, &d->dir, &d->ds, name);
+		if (!err)
+			d->ledger_txg = d->ds.root.birth;
+	}
+	d->cs = cs;
 	if (!err)
-		err = cf_os_open(dp->spa, &d->ds.root,
+		err = cf_os_open_crypt(dp->spa, &d->ds.root,
 		    d->type == COFFER_TYPE_VOLUME ? CF_OS_TYPE_VOL :
-		    CF_OS_TYPE_FS, &s, &dsl_head_ops, d, name, &d->os);
+		    CF_OS_TYPE_FS, &s, &dsl_head_ops, d, name, cs, &d->os);
+	if (err == COFFER_EAUTH && !coffer_errdetail()[0])
+		cf_set_errdetail("'%s' fails authentication", name);
 	if (err) {
+		dsl_crypt_cryptset_free(d->cs);
 		pthread_mutex_destroy(&d->acct);
 		free(d);
 		return err;
@@ -745,6 +816,12 @@ static int head_open(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
 	pthread_mutex_unlock(&dp->ds_lock);
 	*out = d;
 	return 0;
+}
+
+static int head_open(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, dsl_dataset_t **out)
+{
+	return head_open_cs(dp, dirobj, dsobj, name, NULL, out);
 }
 
 static int format_objset_rw(dsl_dataset_t *d, uint64_t txg,
@@ -787,6 +864,16 @@ static int format_objset_rw(dsl_dataset_t *d, uint64_t txg,
 	return cf_fs_format(d->os, &tx, 0, 0, 0755);
 }
 
+static int is_crypt_prop(const char *name)
+{
+	static const char *const names[] = { "encryption", "keyformat",
+		"keylocation", "pbkdf", "pbkdf2iters" };
+	for (size_t i = 0; i < CF_ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
 static int apply_create_props(dsl_pool_t *dp, cf_tx_t *tx, uint64_t props,
     int type, const char *const *kv)
 {
@@ -801,6 +888,16 @@ static int apply_create_props(dsl_pool_t *dp, cf_tx_t *tx, uint64_t props,
 		name[eq - kv[i]] = 0;
 		const cf_propdef_t *d = cf_prop_find(name);
 		const char *why = NULL;
+		if (!d && is_crypt_prop(name)) {
+			/* validated by dsl_crypt_prepare; kept as given */
+			if (tx) {
+				int err = cf_zap_update(dp->mos, tx, props, name,
+				    eq + 1, strlen(eq + 1));
+				if (err)
+					return err;
+			}
+			continue;
+		}
 		if (!d) {
 			cf_set_errdetail("no such property '%s'", name);
 			return COFFER_EBADPROP;
@@ -869,6 +966,7 @@ struct create_arg {
 	int type;
 	uint64_t volsize;
 	const char *const *props;
+	crypt_plan_t *plan;
 };
 
 static int create_task(dsl_pool_t *dp, void *arg, uint64_t txg)
@@ -917,9 +1015,22 @@ static int create_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		err = dir_read(dp, dirobj, &r);
 	if (!err)
 		err = apply_create_props(dp, &tx, r.props, a->type, a->props);
+	cf_cryptset_t *cs = NULL;
+	if (!err && dsl_crypt_plan_encrypted(a->plan)) {
+		if (pr.keyrec && pr.encroot != a->plan->encroot &&
+		    !a->plan->root)
+			err = COFFER_ENOKEY;
+		if (!err)
+			err = dsl_crypt_create_sync(dp, &tx, a->plan, dirobj, &r,
+			    &cs);
+		if (!err)
+			err = dir_write(dp, &tx, dirobj, &r);
+	}
 	dsl_dataset_t *d;
 	if (!err)
-		err = head_open(dp, dirobj, dsobj, a->name, &d);
+		err = head_open_cs(dp, dirobj, dsobj, a->name, cs, &d);
+	else
+		dsl_crypt_cryptset_free(cs);
 	if (!err)
 		err = format_objset(d, txg, a->volsize);
 	return err;
@@ -927,6 +1038,12 @@ static int create_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 
 int dsl_create(dsl_pool_t *dp, const char *name, int type, uint64_t volsize,
     const char *const *props)
+{
+	return dsl_create_key(dp, name, type, volsize, props, NULL);
+}
+
+int dsl_create_key(dsl_pool_t *dp, const char *name, int type,
+    uint64_t volsize, const char *const *props, const coffer_key_t *key)
 {
 	int err = dsl_name_check(name, 0);
 	if (err)
@@ -939,8 +1056,30 @@ int dsl_create(dsl_pool_t *dp, const char *name, int type, uint64_t volsize,
 		cf_set_errdetail("volume size is too large");
 		return COFFER_EBADPROP;
 	}
-	struct create_arg a = { name, type, volsize, props };
-	return dsl_sync_task(dp, create_task, &a);
+	/* the parent's encryption decides the child's (open context: the
+	 * slow key derivation of a new root happens here) */
+	char parent[DSL_NAME_MAX + 1];
+	const char *leaf;
+	uint64_t pdir = 0;
+	if (split_parent(name, parent, sizeof(parent), &leaf) == 0) {
+		pthread_rwlock_rdlock(&dp->lock);
+		int e = dsl_dir_lookup(dp, parent, &pdir);
+		pthread_rwlock_unlock(&dp->lock);
+		if (e == COFFER_ENODS) {
+			cf_set_errdetail("parent '%s' does not exist", parent);
+			return e;
+		}
+		if (e)
+			return e;
+	}
+	crypt_plan_t *plan = NULL;
+	err = dsl_crypt_prepare(dp, pdir, props, key, &plan);
+	if (err)
+		return err;
+	struct create_arg a = { name, type, volsize, props, plan };
+	err = dsl_sync_task(dp, create_task, &a);
+	dsl_crypt_plan_free(plan);
+	return err;
 }
 
 /* ---- holds ---------------------------------------------------------------------------- */
@@ -976,10 +1115,18 @@ int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
 			d->dir = r;
 			d->type = (int)r.type;
 			d->refs = 1;
-			err = cf_os_open(dp->spa, &s.root,
-			    d->type == COFFER_TYPE_VOLUME ? CF_OS_TYPE_VOL :
-			    CF_OS_TYPE_FS, &set, NULL, NULL, name, &d->os);
+			if (r.keyrec)
+				err = dsl_crypt_cryptset(dp, s.dir, &r, &d->cs);
+			if (!err)
+				err = cf_os_open_crypt(dp->spa, &s.root,
+				    d->type == COFFER_TYPE_VOLUME ?
+				    CF_OS_TYPE_VOL : CF_OS_TYPE_FS, &set, NULL,
+				    NULL, name, d->cs, &d->os);
+			if (err == COFFER_EAUTH && !coffer_errdetail()[0])
+				cf_set_errdetail("'%s' fails authentication",
+				    name);
 			if (err) {
+				dsl_crypt_cryptset_free(d->cs);
 				pthread_mutex_destroy(&d->acct);
 				free(d);
 			}
@@ -1045,6 +1192,7 @@ void dsl_rele(dsl_pool_t *dp, dsl_dataset_t *d)
 		*pp = d->next;
 		pthread_mutex_unlock(&dp->ds_lock);
 		cf_os_close(d->os);
+		dsl_crypt_cryptset_free(d->cs);
 		pthread_mutex_destroy(&d->acct);
 		free(d);
 		return;
@@ -1092,9 +1240,41 @@ static int head_close_unheld(dsl_pool_t *dp, uint64_t dsobj, uint64_t txg)
 	pthread_mutex_unlock(&dp->ds_lock);
 	cf_os_close(d->os);
 	cf_buf_free(&d->dead);
+	dsl_crypt_cryptset_free(d->cs);
 	pthread_mutex_destroy(&d->acct);
 	free(d);
 	return 0;
+}
+
+struct unheld_arg {
+	uint64_t rootdir;
+};
+
+static int close_unheld_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	struct unheld_arg *a = arg;
+	for (;;) {
+		uint64_t dsobj = 0;
+		pthread_mutex_lock(&dp->ds_lock);
+		for (dsl_dataset_t *d = dp->open; d; d = d->next)
+			if (!d->snapshot && !d->gone && d->cs &&
+			    d->dir.encroot == a->rootdir) {
+				dsobj = d->dsobj;
+				break;
+			}
+		pthread_mutex_unlock(&dp->ds_lock);
+		if (!dsobj)
+			return 0;
+		int err = head_close_unheld(dp, dsobj, txg);
+		if (err)
+			return err;
+	}
+}
+
+int dsl_close_unheld(dsl_pool_t *dp, uint64_t rootdir)
+{
+	struct unheld_arg a = { rootdir };
+	return dsl_sync_task(dp, close_unheld_task, &a);
 }
 
 /* ---- snapshots --------------------------------------------------------------------------- */
@@ -1411,6 +1591,8 @@ static int destroy_head_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	err = dir_read(dp, r.parent, &pr);
 	if (!err)
 		err = cf_zap_remove(dp->mos, &tx, pr.children, leaf);
+	if (!err && r.keyrec)
+		err = dsl_crypt_destroy_sync(dp, &tx, &r);
 	uint64_t objs[] = { s.deadlist, r.children, r.props, r.snapnames,
 		r.head, dirobj };
 	for (size_t i = 0; i < CF_ARRAY_SIZE(objs) && !err; i++)
@@ -1450,6 +1632,11 @@ static int rollback_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		    "to destroy the later ones", name);
 		return COFFER_EHASCHILD;
 	}
+	if (r.keyrec && dsl_keystatus(dp, &r) != 1) {
+		cf_set_errdetail("the key must be loaded (the rollback updates "
+		    "the dataset's authenticated ledger)");
+		return COFFER_ENOKEY;
+	}
 	err = head_close_unheld(dp, r.head, txg);
 	if (err)
 		return err;
@@ -1470,6 +1657,8 @@ static int rollback_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	h.root = s.root;
 	h.referenced = s.referenced;
 	err = ds_write(dp, &tx, r.head, &h);
+	if (!err && r.keyrec)
+		err = dsl_crypt_ledger_set(dp, &r, &h.root);
 	if (!err) {
 		r.used -= CF_MIN(fa.freed, r.used);
 		err = dir_write(dp, &tx, s.dir, &r);

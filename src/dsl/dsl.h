@@ -44,6 +44,25 @@ int dsl_name_check(const char *name, int allow_snap) CF_MUST_CHECK;
 
 int dsl_create(dsl_pool_t *dp, const char *name, int type, uint64_t volsize,
     const char *const *props) CF_MUST_CHECK;
+/* With a key for a new encryption root (see coffer_create_key). */
+int dsl_create_key(dsl_pool_t *dp, const char *name, int type,
+    uint64_t volsize, const char *const *props, const coffer_key_t *key)
+    CF_MUST_CHECK;
+
+/* ---- keys (crypt.c) ---- */
+int dsl_load_key(dsl_pool_t *dp, const char *name, const coffer_key_t *key,
+    int flags) CF_MUST_CHECK;
+int dsl_unload_key(dsl_pool_t *dp, const char *name) CF_MUST_CHECK;
+int dsl_change_key(dsl_pool_t *dp, const char *name,
+    const char *const *props, const coffer_key_t *newkey, int inherit)
+    CF_MUST_CHECK;
+int dsl_key_slot_add(dsl_pool_t *dp, const char *name,
+    const char *const *props, const coffer_key_t *newkey) CF_MUST_CHECK;
+int dsl_key_slot_remove(dsl_pool_t *dp, const char *name, int slot)
+    CF_MUST_CHECK;
+int dsl_key_slot_list(dsl_pool_t *dp, const char *name,
+    int (*cb)(const coffer_slot_info_t *info, void *arg), void *arg)
+    CF_MUST_CHECK;
 int dsl_destroy(dsl_pool_t *dp, const char *name) CF_MUST_CHECK;
 int dsl_snapshot(dsl_pool_t *dp, const char *snapname) CF_MUST_CHECK;
 int dsl_rollback(dsl_pool_t *dp, const char *snapname) CF_MUST_CHECK;

@@ -21,8 +21,11 @@ typedef struct dirrec {
 	uint64_t snapnames;     /* zap: snapshot name -> dataset obj */
 	uint64_t volsize;
 	uint64_t flags;
+	uint64_t keyrec;        /* CF_OT_KEYREC obj; 0 = not encrypted */
+	uint64_t encroot;       /* dir obj of the encryption root */
 } dirrec_t;
-#define DIRREC_SIZE 80
+#define DIRREC_SIZE_V0 80       /* before encryption: no key fields */
+#define DIRREC_SIZE 96
 
 /* Dataset record, in the bonus of a CF_OT_DSL_DATASET object */
 typedef struct dsrec {
@@ -56,6 +59,8 @@ struct dsl_dataset {
 	dirrec_t dir;
 	int dirty;
 	cf_buf_t dead;                  /* pending deadlist entries */
+	cf_cryptset_t *cs;              /* keys of an encrypted dataset */
+	uint64_t ledger_txg;            /* root txg last put in the ledger */
 };
 
 typedef struct dsl_task {
@@ -79,7 +84,94 @@ struct dsl_pool {
 	uint64_t bitmap_obj[CF_MAX_VDEVS];
 	int readonly;
 	uint64_t mos_used;
+	pthread_mutex_t key_lock;       /* keyroots */
+	struct dsl_keyroot *keyroots;   /* loaded encryption roots */
 };
+
+/* ---- encryption (crypt.c) ---- */
+
+#define KS_MAX_SLOTS 8
+#define KS_SLOT_SIZE 160
+#define KS_HDR_SIZE 72
+#define KS_ENTRY_SIZE 48
+#define KR_HDR_SIZE 40
+#define KR_GEN_SIZE 100
+
+/* Ledger entry: the authenticated latest root of one dataset. */
+typedef struct ledger_ent {
+	uint64_t guid;
+	uint64_t txg;
+	uint8_t cksum[32];
+} ledger_ent_t;
+
+/* A loaded encryption root. */
+typedef struct dsl_keyroot {
+	struct dsl_keyroot *next;
+	uint64_t dirobj;
+	uint64_t guid;                  /* the root's crypt guid */
+	uint8_t *kr;                    /* root key, 32 bytes, secure */
+	ledger_ent_t *ledger;
+	size_t nledger, capledger;
+	int ledger_dirty;
+} dsl_keyroot_t;
+
+/* A key slot of a keystore (decoded). */
+typedef struct slot {
+	int inuse;
+	int format, kdf;
+	uint32_t t, m, p;
+	uint64_t created;
+	uint8_t salt[32];
+	uint8_t iv[12], tag[16], wrapped[32];
+	uint8_t kcv[16];        /* key check value: HMAC(W, ...) */
+} slot_t;
+
+/* What an encrypted create needs, prepared in open context. */
+typedef struct crypt_plan {
+	/* (internal to crypt.c and the create task) */
+	int encrypted;
+	int root;
+	int suite;
+	slot_t slot;
+	uint8_t *kr;            /* new root key (root) */
+	uint64_t encroot;       /* parent's root (child) */
+	char keyformat[16], pbkdf[16];
+} crypt_plan_t;
+/* Build the cryptset of an encrypted dir (its root must be loaded). */
+int dsl_crypt_cryptset(dsl_pool_t *dp, uint64_t dirobj, const dirrec_t *r,
+    cf_cryptset_t **out);
+void dsl_crypt_cryptset_free(cf_cryptset_t *cs);
+/* Check a head's root against its root's ledger (COFFER_EAUTH). */
+int dsl_crypt_ledger_check(dsl_pool_t *dp, const dirrec_t *r,
+    const dsrec_t *ds, const char *name);
+/* Sync: record each encrypted head's new root, write dirty ledgers. */
+int dsl_crypt_sync(dsl_pool_t *dp, uint64_t txg);
+/* Forget all loaded keys (pool close). */
+void dsl_crypt_fini(dsl_pool_t *dp);
+int dsl_keystatus(dsl_pool_t *dp, const dirrec_t *r);
+int dsl_crypt_prepare(dsl_pool_t *dp, uint64_t pdir,
+    const char *const *props, const coffer_key_t *key, crypt_plan_t **out);
+int dsl_crypt_plan_encrypted(const crypt_plan_t *p);
+void dsl_crypt_plan_free(crypt_plan_t *p);
+int dsl_crypt_create_sync(dsl_pool_t *dp, cf_tx_t *tx, crypt_plan_t *p,
+    uint64_t dirobj, dirrec_t *r, cf_cryptset_t **cs);
+int dsl_crypt_destroy_sync(dsl_pool_t *dp, cf_tx_t *tx, const dirrec_t *r);
+/* After a rollback: the head's new root goes into the ledger. */
+int dsl_crypt_ledger_set(dsl_pool_t *dp, const dirrec_t *r,
+    const cf_blkptr_t *root);
+int dsl_crypt_root_name(dsl_pool_t *dp, const char *name,
+    const dirrec_t *r, char *out, size_t n);
+int dsl_crypt_suite(dsl_pool_t *dp, const dirrec_t *r, int *suite);
+/* Close open heads under an encryption root that nobody holds. */
+int dsl_close_unheld(dsl_pool_t *dp, uint64_t rootdir);
+/* For tests: a slot's wrapped key; flip a byte of slot 0's (sync). */
+int dsl_crypt_debug_slot(dsl_pool_t *dp, uint64_t rootdir, int slot,
+    uint8_t wrapped[32], uint64_t *ksobj);
+int dsl_crypt_debug_tamper_slot(dsl_pool_t *dp, cf_tx_t *tx,
+    uint64_t rootdir);
+/* Set a property without the user-facing checks (keyformat & co.). */
+int dsl_prop_set_internal(dsl_pool_t *dp, const char *name,
+    const char *prop, const char *value);
 
 void dirrec_encode(const dirrec_t *r, uint8_t *out);
 int dirrec_decode(const uint8_t *in, size_t len, dirrec_t *r);

@@ -44,11 +44,13 @@ void dirrec_encode(const dirrec_t *r, uint8_t *out)
 	le64_put(out + 56, r->snapnames);
 	le64_put(out + 64, r->volsize);
 	le64_put(out + 72, r->flags);
+	le64_put(out + 80, r->keyrec);
+	le64_put(out + 88, r->encroot);
 }
 
 int dirrec_decode(const uint8_t *in, size_t len, dirrec_t *r)
 {
-	if (len != DIRREC_SIZE)
+	if (len != DIRREC_SIZE && len != DIRREC_SIZE_V0)
 		return CF_CORRUPT();
 	r->parent = le64_get(in + 0);
 	r->head = le64_get(in + 8);
@@ -60,6 +62,8 @@ int dirrec_decode(const uint8_t *in, size_t len, dirrec_t *r)
 	r->snapnames = le64_get(in + 56);
 	r->volsize = le64_get(in + 64);
 	r->flags = le64_get(in + 72);
+	r->keyrec = len == DIRREC_SIZE ? le64_get(in + 80) : 0;
+	r->encroot = len == DIRREC_SIZE ? le64_get(in + 88) : 0;
 	if (r->type != COFFER_TYPE_FILESYSTEM && r->type != COFFER_TYPE_VOLUME)
 		return CF_CORRUPT();
 	return 0;
@@ -409,6 +413,8 @@ static int dsl_sync(void *arg, uint64_t txg, cf_blkptr_t *mosbp)
 	if (!err)
 		err = sync_heads(dp, txg);
 	if (!err)
+		err = dsl_crypt_sync(dp, txg);
+	if (!err)
 		err = flush_heads(dp, txg);
 	cf_tx_t tx;
 	cf_tx_sync_init(&tx, dp->mos, txg);
@@ -465,6 +471,7 @@ static dsl_pool_t *dp_new(cf_spa_t *spa)
 	pthread_rwlock_init(&dp->lock, NULL);
 	pthread_mutex_init(&dp->ds_lock, NULL);
 	pthread_mutex_init(&dp->task_lock, NULL);
+	pthread_mutex_init(&dp->key_lock, NULL);
 	return dp;
 }
 
@@ -475,6 +482,8 @@ static void dp_free(dsl_pool_t *dp)
 	pthread_rwlock_destroy(&dp->lock);
 	pthread_mutex_destroy(&dp->ds_lock);
 	pthread_mutex_destroy(&dp->task_lock);
+	dsl_crypt_fini(dp);
+	pthread_mutex_destroy(&dp->key_lock);
 	free(dp);
 }
 
@@ -529,6 +538,8 @@ int dsl_pool_create(cf_spa_t *spa, const char *const *props,
 		dp_free(dp);
 		return err;
 	}
+	cf_spa_set_wipe_types(spa, (1ULL << CF_OT_KEYREC) |
+	    (1ULL << CF_OT_KEYSTORE));
 	cf_spa_start(spa, dsl_sync, dsl_synced, dp);
 	struct create_arg a = { props };
 	err = dsl_sync_task(dp, create_pool_task, &a);
@@ -587,6 +598,8 @@ int dsl_pool_open(cf_spa_t *spa, dsl_pool_t **out)
 		return err;
 	}
 	cf_spa_bitmap_loaded(spa);
+	cf_spa_set_wipe_types(spa, (1ULL << CF_OT_KEYREC) |
+	    (1ULL << CF_OT_KEYSTORE));
 	cf_spa_start(spa, dsl_sync, dsl_synced, dp);
 	*out = dp;
 	return 0;
@@ -607,6 +620,7 @@ int dsl_pool_close(dsl_pool_t *dp)
 		if (d->os)
 			cf_os_close(d->os);
 		cf_buf_free(&d->dead);
+		dsl_crypt_cryptset_free(d->cs);
 		pthread_mutex_destroy(&d->acct);
 		free(d);
 	}

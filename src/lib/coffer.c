@@ -647,10 +647,76 @@ int coffer_pool_scrub(coffer_pool_t *p, coffer_progress_fn progress,
 int coffer_create(coffer_pool_t *p, const char *name, int type,
     uint64_t volsize, const char *const *props)
 {
+	return coffer_create_key(p, name, type, volsize, props, NULL);
+}
+
+int coffer_create_key(coffer_pool_t *p, const char *name, int type,
+    uint64_t volsize, const char *const *props, const coffer_key_t *key)
+{
 	ENTER();
 	if (type != COFFER_TYPE_FILESYSTEM && type != COFFER_TYPE_VOLUME)
 		return -EINVAL;
-	return dsl_create(p->dp, name, type, volsize, props);
+	return dsl_create_key(p->dp, name, type, volsize, props, key);
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+int coffer_load_key(coffer_pool_t *p, const char *ds, const coffer_key_t *key,
+    int flags)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, ds, NULL);
+	if (err)
+		return err;
+	return dsl_load_key(p->dp, ds, key, flags);
+}
+
+int coffer_unload_key(coffer_pool_t *p, const char *ds)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, ds, NULL);
+	if (err)
+		return err;
+	return dsl_unload_key(p->dp, ds);
+}
+
+int coffer_change_key(coffer_pool_t *p, const char *ds,
+    const char *const *props, const coffer_key_t *newkey, int inherit)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, ds, NULL);
+	if (err)
+		return err;
+	return dsl_change_key(p->dp, ds, props, newkey, inherit);
+}
+
+int coffer_key_slot_add(coffer_pool_t *p, const char *ds,
+    const char *const *props, const coffer_key_t *newkey)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, ds, NULL);
+	if (err)
+		return err;
+	return dsl_key_slot_add(p->dp, ds, props, newkey);
+}
+
+int coffer_key_slot_remove(coffer_pool_t *p, const char *ds, int slot)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, ds, NULL);
+	if (err)
+		return err;
+	return dsl_key_slot_remove(p->dp, ds, slot);
+}
+
+int coffer_key_slot_list(coffer_pool_t *p, const char *ds,
+    int (*cb)(const coffer_slot_info_t *info, void *arg), void *arg)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, ds, NULL);
+	if (err)
+		return err;
+	return dsl_key_slot_list(p->dp, ds, cb, arg);
 }
 
 struct name_list {

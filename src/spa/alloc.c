@@ -79,6 +79,8 @@ void cf_alloc_fini(cf_spa_t *spa)
 		free(spa->defer[i].v);
 		spa->defer[i].v = NULL;
 	}
+	free(spa->wipe);
+	spa->wipe = NULL;
 }
 
 uint64_t cf_spa_bitmap_bytes(cf_spa_t *spa, int vdev)
@@ -253,9 +255,72 @@ static cf_defer_list_t *defer_list(cf_spa_t *spa, uint64_t txg)
 	return l;
 }
 
+void cf_spa_set_wipe_types(cf_spa_t *spa, uint64_t mask)
+{
+	pthread_mutex_lock(&spa->alloc_lock);
+	spa->wipe_mask = mask;
+	pthread_mutex_unlock(&spa->alloc_lock);
+}
+
+static int wants_wipe(cf_spa_t *spa, const cf_blkptr_t *bp)
+{
+	return bp->type < 64 && (spa->wipe_mask >> bp->type) & 1;
+}
+
+static void zero_dva(cf_spa_t *spa, const cf_dva_t *d)
+{
+	static const uint8_t zeros[65536];
+	for (uint64_t off = 0; off < d->asize; off += sizeof(zeros)) {
+		cf_dva_t piece = *d;
+		piece.offset = d->offset + off;
+		uint64_t n = CF_MIN(sizeof(zeros), d->asize - off);
+		if (cf_spa_write_dva(spa, &piece, zeros, n) != 0)
+			cf_log(COFFER_LOG_ERR, "cannot wipe a freed key block "
+			    "at %u:%llx", d->vdev,
+			    (unsigned long long)piece.offset);
+	}
+}
+
+int cf_alloc_wipe(cf_spa_t *spa, uint64_t txg)
+{
+	pthread_mutex_lock(&spa->alloc_lock);
+	cf_dva_t *v = spa->wipe;
+	size_t n = spa->nwipe;
+	int mine = spa->wipe_txg == txg;
+	if (mine) {
+		spa->wipe = NULL;
+		spa->nwipe = spa->capwipe = 0;
+	}
+	pthread_mutex_unlock(&spa->alloc_lock);
+	if (!mine || !n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		zero_dva(spa, &v[i]);
+	free(v);
+	int err = 0;
+	for (int i = 0; i < spa->ndev && !err; i++)
+		err = cf_vdev_flush(spa->vdev[i]);
+	return err;
+}
+
 void cf_spa_free(cf_spa_t *spa, const cf_blkptr_t *bp, uint64_t txg)
 {
 	pthread_mutex_lock(&spa->alloc_lock);
+	if (wants_wipe(spa, bp)) {
+		spa->wipe_txg = txg;
+		for (int i = 0; i < CF_MAX_COPIES && bp->dva[i].asize; i++) {
+			if (spa->nwipe == spa->capwipe) {
+				size_t nc = spa->capwipe ? spa->capwipe * 2 : 16;
+				cf_dva_t *nv = realloc(spa->wipe,
+				    nc * sizeof(*nv));
+				if (!nv)
+					break;
+				spa->wipe = nv;
+				spa->capwipe = nc;
+			}
+			spa->wipe[spa->nwipe++] = bp->dva[i];
+		}
+	}
 	for (int i = 0; i < CF_MAX_COPIES && bp->dva[i].asize; i++) {
 		int64_t bit = dva_bit(spa, &bp->dva[i]);
 		if (bit < 0) {
@@ -292,6 +357,11 @@ void cf_spa_free(cf_spa_t *spa, const cf_blkptr_t *bp, uint64_t txg)
 
 void cf_spa_free_now(cf_spa_t *spa, const cf_blkptr_t *bp)
 {
+	/* nothing durable points here: wipe before the space is reused */
+	if (bp->type < 64 && (__atomic_load_n(&spa->wipe_mask,
+	    __ATOMIC_RELAXED) >> bp->type) & 1)
+		for (int i = 0; i < CF_MAX_COPIES && bp->dva[i].asize; i++)
+			zero_dva(spa, &bp->dva[i]);
 	pthread_mutex_lock(&spa->alloc_lock);
 	for (int i = 0; i < CF_MAX_COPIES && bp->dva[i].asize; i++) {
 		int64_t bit = dva_bit(spa, &bp->dva[i]);

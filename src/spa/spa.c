@@ -505,6 +505,8 @@ static int sync_one(cf_spa_t *spa, uint64_t txg)
 	if (!err)
 		err = write_uberblock(spa, txg, &mos);
 	spa->syncing_txg = 0;
+	if (!err)
+		err = cf_alloc_wipe(spa, txg);
 	if (!err) {
 		cf_alloc_txg_done(spa, txg);
 		if (spa->done_fn)

@@ -146,6 +146,13 @@ int cf_spa_alloc(cf_spa_t *spa, uint32_t asize, int ncopies,
 void cf_spa_free(cf_spa_t *spa, const cf_blkptr_t *bp, uint64_t txg);
 /* Free copies immediately (block born in the same syncing txg). */
 void cf_spa_free_now(cf_spa_t *spa, const cf_blkptr_t *bp);
+/*
+ * Blocks whose bp type is in `mask` (bit n = type n) hold key material:
+ * when freed they are overwritten with zeros, at once if born in the
+ * syncing txg, otherwise right after the freeing txg is durable (before
+ * the space can be reused), so no old wrapped key stays readable.
+ */
+void cf_spa_set_wipe_types(cf_spa_t *spa, uint64_t mask);
 
 uint64_t cf_spa_size(cf_spa_t *spa);        /* allocatable bytes */
 uint64_t cf_spa_allocated(cf_spa_t *spa);   /* incl. deferred frees */

@@ -50,6 +50,10 @@ struct cf_spa {
 	pthread_mutex_t alloc_lock;
 	cf_alloc_dev_t alloc[CF_MAX_VDEVS];
 	cf_defer_list_t defer[CF_TXG_DEFER + 1];
+	uint64_t wipe_mask;
+	cf_dva_t *wipe;                 /* extents to zero after this txg */
+	size_t nwipe, capwipe;
+	uint64_t wipe_txg;
 	int rotor;
 	int bitmaps_loaded;
 
@@ -78,6 +82,8 @@ int cf_alloc_init(cf_spa_t *spa);
 void cf_alloc_fini(cf_spa_t *spa);
 /* End of txg `txg` sync: release frees deferred long enough. */
 void cf_alloc_txg_done(cf_spa_t *spa, uint64_t txg);
+/* Zero the key-material blocks freed in txg (now durable). */
+int cf_alloc_wipe(cf_spa_t *spa, uint64_t txg);
 /* Mark the label area of the device allocated (nothing: outside data). */
 
 #endif

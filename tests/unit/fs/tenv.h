@@ -1,11 +1,8 @@
 /*
  * tenv.h - how the fs and zap tests get an object set.
  *
- * The tests use only dmu.h, fs.h and these functions.  Today they are
- * implemented by fakedmu.c (an in-memory DMU); after the merge with the
- * real DMU, an implementation over libcoffer (a pool in th_tmpdir())
- * replaces fakedmu.c in tests/unit/fs/meson.build and the same tests run
- * against the real thing.
+ * The tests use only dmu.h, fs.h and these functions, implemented by
+ * tenv_real.c over the real DMU (a memory device per object set).
  */
 #ifndef COFFER_TEST_TENV_H
 #define COFFER_TEST_TENV_H

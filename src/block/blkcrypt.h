@@ -1,0 +1,18 @@
+/* block-layer private: per-block encryption (blkcrypt.c). */
+#ifndef COFFER_BLKCRYPT_H
+#define COFFER_BLKCRYPT_H
+
+#include "block/block.h"
+
+/* Seal len bytes in place; fill bp salt, iv, mac, keygen, flags. */
+int cf_blk_encrypt_data(const cf_cryptset_t *cs, cf_blkptr_t *bp,
+    uint8_t *buf, size_t len) CF_MUST_CHECK;
+int cf_blk_decrypt_data(const cf_cryptset_t *cs, const cf_blkptr_t *bp,
+    uint8_t *buf, size_t len) CF_MUST_CHECK;
+/* Dnode blocks: only the bonus areas of allocated dnodes. */
+int cf_blk_encrypt_dnode(const cf_cryptset_t *cs, cf_blkptr_t *bp,
+    uint8_t *blk, size_t len) CF_MUST_CHECK;
+int cf_blk_decrypt_dnode(const cf_cryptset_t *cs, const cf_blkptr_t *bp,
+    uint8_t *blk, size_t len) CF_MUST_CHECK;
+
+#endif
