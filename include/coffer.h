@@ -308,6 +308,72 @@ int64_t coffer_vol_read(coffer_fs_t *vol, uint64_t off, void *buf,
 int64_t coffer_vol_write(coffer_fs_t *vol, uint64_t off, const void *buf,
     size_t len);
 
+/* ---- encryption ------------------------------------------------------------ */
+
+/*
+ * User keys.  The library never prompts: the caller passes the key it read
+ * from the terminal, a file named by keylocation, or standard input.  For
+ * keyformat=passphrase: 8 to 512 bytes; hex: exactly 64 hex digits; raw:
+ * exactly 32 bytes.  The library copies what it needs into locked memory;
+ * the caller wipes its own copy.
+ */
+typedef struct coffer_key {
+	const uint8_t *data;
+	size_t len;
+} coffer_key_t;
+
+/*
+ * Create with a key: props may carry encryption=SUITE, keyformat=,
+ * keylocation=, pbkdf=argon2id|pbkdf2, pbkdf2iters=N.  A dataset created
+ * with keyformat is an encryption root and needs `key`; a child of an
+ * encrypted dataset without keyformat inherits the parent's root (whose
+ * key must be loaded) and gets its own master key.
+ */
+int coffer_create_key(coffer_pool_t *pool, const char *name, int type,
+    uint64_t volsize, const char *const *props, const coffer_key_t *key);
+
+/* load-key flags */
+#define COFFER_KEY_NOOP    0x1  /* -n: check the key, load nothing */
+#define COFFER_KEY_PERSIST 0x2  /* keep it loaded for later processes of
+				   this user (kernel keyring) until unload */
+/*
+ * Load the key of the encryption root of `ds` (the root itself or any
+ * dataset under it).  COFFER_EWRONGKEY for a wrong key; COFFER_EEXIST if
+ * already loaded.
+ */
+int coffer_load_key(coffer_pool_t *pool, const char *ds,
+    const coffer_key_t *key, int flags);
+/* Unload; COFFER_EBUSY (detail names the holder) while a dataset under the
+ * root is open in this process or held by another; ENOKEY if not loaded. */
+int coffer_unload_key(coffer_pool_t *pool, const char *ds);
+
+/*
+ * change-key: re-wrap every master key under the root with a new wrapping
+ * key made from `newkey` (props: keyformat=, keylocation=, pbkdf=,
+ * pbkdf2iters=).  All key slots are replaced by this one.  No data is
+ * re-encrypted.  The root's key must be loaded.  With `inherit`, `ds`
+ * stops being a root and joins its parent's root (newkey unused).
+ */
+int coffer_change_key(coffer_pool_t *pool, const char *ds,
+    const char *const *props, const coffer_key_t *newkey, int inherit);
+
+/* Key slots of an encryption root (at most 8): any one unlocks it. */
+#define COFFER_MAX_KEY_SLOTS 8
+typedef struct coffer_slot_info {
+	int slot;
+	char keyformat[16];     /* passphrase | hex | raw */
+	char kdf[16];           /* argon2id | pbkdf2 | none */
+	uint64_t iters;         /* argon2 t or pbkdf2 iterations */
+	uint64_t mem_kib;       /* argon2 memory */
+	uint64_t lanes;         /* argon2 parallelism */
+	uint64_t created;       /* seconds */
+} coffer_slot_info_t;
+int coffer_key_slot_add(coffer_pool_t *pool, const char *ds,
+    const char *const *props, const coffer_key_t *newkey);
+int coffer_key_slot_remove(coffer_pool_t *pool, const char *ds, int slot);
+int coffer_key_slot_list(coffer_pool_t *pool, const char *ds,
+    int (*cb)(const coffer_slot_info_t *info, void *arg), void *arg);
+
 #ifdef __cplusplus
 }
 #endif

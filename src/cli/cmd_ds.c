@@ -227,6 +227,17 @@ int cmd_create(int argc, char **argv)
 	 */
 	snprintf(what, sizeof(what), "cannot create '%s'", name);
 	newroot = ce.keyformat != CLI_KF_NONE;
+	if (!parents && newroot) {
+		/* no key is asked for when the parent is missing */
+		char parent[CLI_NAME_MAX];
+		snprintf(parent, sizeof(parent), "%.*s",
+		    (int)(strrchr(name, '/') - name), name);
+		if (cli_ds_type(pool, parent) < 0) {
+			cli_msg("%s: parent '%s' does not exist (-p creates "
+			    "it)", what, parent);
+			goto fail;
+		}
+	}
 	if (existing_ancestor(pool, name, anc, sizeof(anc)) == 0) {
 		rc = cli_enc_info(pool, anc, &pe);
 		if (rc < 0) {

@@ -432,6 +432,28 @@ static int keyopt_add(struct keyopts *o, const char *arg)
 	return CLI_OK;
 }
 
+/* "name=value", malloc'ed */
+static char *prop_str(const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *a = malloc(n);
+
+	if (a)
+		snprintf(a, n, "%s=%s", name, value);
+	return a;
+}
+
+static int add_prop(struct cli_strv *sv, const char *name, const char *value)
+{
+	char *a = prop_str(name, value);
+
+	if (!a || cli_strv_add(sv, a) < 0) {
+		free(a);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /*
  * Read the new key for `ds` in format `fmt` from `loc`, asking twice on
  * the terminal, and point `ck` at it.  Prints failures.
@@ -575,14 +597,16 @@ int cmd_change_key(int argc, char **argv)
 		    loc);
 		goto fail;
 	}
-	if (!o.keyformat) {
-		char *a = malloc(32);
-		if (!a || cli_strv_add(&o.props, a) < 0) {
-			free(a);
-			cli_syserr(ENOMEM, "%s", what);
-			goto fail;
-		}
-		snprintf(a, 32, "keyformat=%s", cli_keyformat_name(fmt));
+	/* say what the new key is and where it is kept, whatever the
+	 * dataset had: it may be becoming a root */
+	if (!o.keyformat && add_prop(&o.props, "keyformat",
+	    cli_keyformat_name(fmt)) < 0) {
+		cli_syserr(ENOMEM, "%s", what);
+		goto fail;
+	}
+	if (!o.keylocation && add_prop(&o.props, "keylocation", loc) < 0) {
+		cli_syserr(ENOMEM, "%s", what);
+		goto fail;
 	}
 	if (read_new_key(what, ds, fmt, loc, &k, &ck) != CLI_OK)
 		goto fail;
@@ -667,10 +691,9 @@ int cmd_key_slot_add(int argc, char **argv)
 		    cli_strv_add(&lib, o.props.v[i]) < 0)
 			goto oom;
 	if (!o.keyformat) {
-		kfa = malloc(32);
+		kfa = prop_str("keyformat", cli_keyformat_name(fmt));
 		if (!kfa || cli_strv_add(&lib, kfa) < 0)
 			goto oom;
-		snprintf(kfa, 32, "keyformat=%s", cli_keyformat_name(fmt));
 	}
 	if (read_new_key(what, argv[0], fmt, o.keylocation ? o.keylocation :
 	    "prompt", &k, &ck) != CLI_OK)
