@@ -89,10 +89,11 @@ int cmd_pool_create(int argc, char **argv)
 				goto usage;
 			if (pool_crypt_prop(a)) {
 				free(a);
-				cli_usage("the root dataset of a pool cannot be "
-				    "encrypted; create an encrypted dataset in "
-				    "the pool (coffer create -o encryption=on "
-				    "-o keyformat=passphrase POOL/NAME)");
+				cli_usage("the root dataset of a pool cannot "
+				    "be encrypted; create an encrypted dataset "
+				    "in the pool (coffer create -o "
+				    "encryption=on -o keyformat=passphrase "
+				    "POOL/NAME)");
 				goto usage;
 			}
 			if (cli_strv_add(&props, a) < 0) {

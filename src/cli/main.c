@@ -154,11 +154,11 @@ static const struct cli_cmd commands[] = {
 	{ NULL, "load-key", cmd_load_key,
 	  "load-key [-a] [-n] [-L LOCATION] [DATASET]",
 	  "load the key of an encryption root for later commands",
-	  "-a            load every key not loaded yet (of all pools, or under\n"
-	  "              DATASET), reading one key per encryption root\n"
+	  "-a            load every key not loaded yet (of all pools, or\n"
+	  "              under DATASET), reading one key per encryption root\n"
 	  "-n            only check the key; load nothing\n"
-	  "-L LOCATION   read the key from 'prompt' or file:///PATH instead of\n"
-	  "              the keylocation property" },
+	  "-L LOCATION   read the key from 'prompt' or file:///PATH instead\n"
+	  "              of the keylocation property" },
 	{ NULL, "unload-key", cmd_unload_key,
 	  "unload-key [-a] [DATASET]",
 	  "unload the key of an encryption root",

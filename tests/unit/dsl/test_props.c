@@ -288,8 +288,9 @@ static void test_encryption(void)
 		uint64_t code;
 	} suites[] = {
 		{ "off", CF_CRYPT_OFF },
-		{ "aes-128-ccm", 1 }, { "aes-192-ccm", 2 }, { "aes-256-ccm", 3 },
-		{ "aes-128-gcm", 4 }, { "aes-192-gcm", 5 }, { "aes-256-gcm", 6 },
+		{ "aes-128-ccm", 1 }, { "aes-192-ccm", 2 },
+		{ "aes-256-ccm", 3 }, { "aes-128-gcm", 4 },
+		{ "aes-192-gcm", 5 }, { "aes-256-gcm", 6 },
 		{ "chacha20-poly1305", 7 },
 	};
 	const cf_propdef_t *e = P("encryption");
