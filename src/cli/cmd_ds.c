@@ -267,6 +267,16 @@ int cmd_create(int argc, char **argv)
 				goto fail;
 			}
 		}
+		if (prop_value(&props, "pbkdf2iters") &&
+		    !prop_value(&props, "pbkdf")) {
+			/* pbkdf2iters alone means pbkdf=pbkdf2 */
+			char *a = strdup("pbkdf=pbkdf2");
+			if (!a || cli_strv_add(&props, a) < 0) {
+				free(a);
+				cli_syserr(ENOMEM, "%s", what);
+				goto fail;
+			}
+		}
 		if (cli_key_read(what, name, ce.keylocation ? ce.keylocation :
 		    "prompt", CLI_KF_BIT(ce.keyformat), CLI_KEY_NEW, &key) !=
 		    CLI_OK)

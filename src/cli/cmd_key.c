@@ -376,6 +376,7 @@ struct keyopts {
 	struct cli_strv props;  /* canonical, malloc'ed */
 	const char *keyformat, *keylocation;   /* values inside props */
 	int pbkdf;              /* pbkdf= or pbkdf2iters= given */
+	int pbkdf_named;        /* pbkdf= given */
 };
 
 static void keyopts_free(struct keyopts *o)
@@ -416,8 +417,9 @@ static int keyopt_add(struct keyopts *o, const char *arg)
 			return CLI_USAGE;
 		}
 		o->keylocation = v;
-	} else if (strncmp(a, "pbkdf=", 6) == 0 ||
-	    strncmp(a, "pbkdf2iters=", 12) == 0) {
+	} else if (strncmp(a, "pbkdf=", 6) == 0) {
+		o->pbkdf = o->pbkdf_named = 1;
+	} else if (strncmp(a, "pbkdf2iters=", 12) == 0) {
 		o->pbkdf = 1;
 	} else {
 		free(a);
@@ -608,6 +610,12 @@ int cmd_change_key(int argc, char **argv)
 		cli_syserr(ENOMEM, "%s", what);
 		goto fail;
 	}
+	/* pbkdf2iters alone means pbkdf=pbkdf2 */
+	if (o.pbkdf && !o.pbkdf_named &&
+	    add_prop(&o.props, "pbkdf", "pbkdf2") < 0) {
+		cli_syserr(ENOMEM, "%s", what);
+		goto fail;
+	}
 	if (read_new_key(what, ds, fmt, loc, &k, &ck) != CLI_OK)
 		goto fail;
 	rc = coffer_change_key(pool, ds, o.props.v, &ck, 0);
@@ -649,7 +657,7 @@ int cmd_key_slot_add(int argc, char **argv)
 	struct cli_key k;
 	coffer_key_t ck;
 	char what[CLI_NAME_MAX + 32];
-	char *kfa = NULL;
+	char *kfa = NULL, *kdfa = NULL;
 	int c, fmt, rc = CLI_OK;
 
 	cli_optreset();
@@ -695,6 +703,13 @@ int cmd_key_slot_add(int argc, char **argv)
 		if (!kfa || cli_strv_add(&lib, kfa) < 0)
 			goto oom;
 	}
+	/* a new passphrase slot uses Argon2id, whatever the root's first
+	 * slot uses, unless told (pbkdf2iters alone means PBKDF2) */
+	if (fmt == CLI_KF_PASSPHRASE && !o.pbkdf_named) {
+		kdfa = prop_str("pbkdf", o.pbkdf ? "pbkdf2" : "argon2id");
+		if (!kdfa || cli_strv_add(&lib, kdfa) < 0)
+			goto oom;
+	}
 	if (read_new_key(what, argv[0], fmt, o.keylocation ? o.keylocation :
 	    "prompt", &k, &ck) != CLI_OK)
 		goto fail;
@@ -705,6 +720,7 @@ int cmd_key_slot_add(int argc, char **argv)
 		goto fail;
 	}
 	free(kfa);
+	free(kdfa);
 	cli_strv_free(&lib);
 	keyopts_free(&o);
 	return cli_finish(CLI_OK);
@@ -712,6 +728,7 @@ oom:
 	cli_syserr(ENOMEM, "%s", what);
 fail:
 	free(kfa);
+	free(kdfa);
 	cli_strv_free(&lib);
 	keyopts_free(&o);
 	return cli_finish(CLI_FAIL);

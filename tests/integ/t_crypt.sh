@@ -74,9 +74,9 @@ ok coffer load-key "$P/argon" <"$T/pass"
 # the rest uses PBKDF2 at its minimum, which is quicker
 ok coffer create -o encryption=aes-256-gcm -o keyformat=passphrase \
 	-o pbkdf=pbkdf2 "$P/secret" <"$T/pass"
-ok coffer create -o keyformat=passphrase -o pbkdf=pbkdf2 \
-	-o pbkdf2iters=400000 "$P/kfonly" <"$T/pass"
-expect "$(vals encryption,pbkdf2iters "$P/kfonly")" "on 400000 "
+ok coffer create -o keyformat=passphrase -o pbkdf2iters=400000 "$P/kfonly" \
+	<"$T/pass"
+expect "$(vals encryption,pbkdf,pbkdf2iters "$P/kfonly")" "on pbkdf2 400000 "
 okout coffer get -H -o property,value,source all "$P/plain"
 contains "$OUT" "$(printf 'encryption\toff\tdefault')"
 contains "$OUT" "$(printf 'keystatus\tnone\t-')"
