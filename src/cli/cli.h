@@ -201,6 +201,71 @@ int cli_write_all(int fd, const void *buf, size_t n);
 /* Read up to n bytes, retrying until n or EOF. bytes read or -errno. */
 long cli_read_full(int fd, void *buf, size_t n);
 
+/* ---- keys (cli_key.c) -------------------------------------------------- */
+
+/* Key formats, as the CLI names them (keyformat=...). */
+#define CLI_KF_NONE       0
+#define CLI_KF_PASSPHRASE 1
+#define CLI_KF_HEX        2
+#define CLI_KF_RAW        3
+#define CLI_KF_BIT(f)     (1 << (f))
+#define CLI_PASS_MIN      8
+#define CLI_PASS_MAX      512
+
+/* "none" "passphrase" "hex" "raw" (any case) -> CLI_KF_*, or -1. */
+int cli_keyformat_parse(const char *s);
+const char *cli_keyformat_name(int fmt);
+/* 0 for "prompt" or "file:///absolute/path", -1 otherwise. */
+int cli_keylocation_check(const char *loc);
+
+/*
+ * A key as read, in one locked page (mlock'ed, not in core dumps), wiped
+ * and unmapped by cli_key_free().  See cli_key.c for where keys come from
+ * and how much is read.
+ */
+struct cli_key {
+	uint8_t *buf;
+	size_t len;
+	int tty;                /* typed on the terminal */
+	int whole;              /* a whole file or stream (may end in '\n') */
+};
+
+#define CLI_KEY_NEW    0x1      /* a new key: on the terminal, ask twice */
+#define CLI_KEY_CHANGE 0x2      /* the prompts say "new" */
+
+/*
+ * Read a key for dataset `ds` from `location` ("prompt" or file:///PATH)
+ * that may be of any format in `formats` (CLI_KF_BIT mask).  Failures are
+ * printed as "coffer: <what>: <reason>".  Returns CLI_OK or CLI_FAIL.
+ */
+int cli_key_read(const char *what, const char *ds, const char *location,
+    int formats, int flags, struct cli_key *k);
+/*
+ * The key to give the library for format `fmt`: passphrase without its
+ * newline (8 to 512 bytes), hex as its 64 ASCII digits, raw 32 bytes.
+ * `out` points into k.  0, or -1 with a static reason in *why.
+ */
+int cli_key_as(const struct cli_key *k, int fmt, coffer_key_t *out,
+    const char **why);
+void cli_key_free(struct cli_key *k);
+
+/* What the CLI knows about a dataset's encryption (cmd_key.c). */
+struct cli_enc {
+	int encrypted;
+	char root[CLI_NAME_MAX];        /* its encryption root */
+	int available;                  /* the root's key is loaded */
+	int keyformat;                  /* the root's CLI_KF_* */
+	char keylocation[CLI_PATH_MAX]; /* the root's */
+};
+/* From the properties encryption, encryptionroot, keystatus, keyformat
+ * and keylocation.  0, or a negative code (not printed). */
+int cli_enc_info(coffer_pool_t *pool, const char *ds, struct cli_enc *e);
+/* Read the key of the root described by `e` from `loc` (NULL: its
+ * keylocation) and load it for later commands, or only check it (noop).
+ * Prints failures; CLI_OK or CLI_FAIL. */
+int cli_load_root_key(coffer_pool_t *pool, const struct cli_enc *e,
+    const char *loc, int noop);
+
 /* ---- commands ---------------------------------------------------------- */
 
 int cmd_pool_create(int argc, char **argv);
@@ -232,5 +297,12 @@ int cmd_ln(int argc, char **argv);
 
 int cmd_vol_write(int argc, char **argv);
 int cmd_vol_read(int argc, char **argv);
+
+int cmd_load_key(int argc, char **argv);
+int cmd_unload_key(int argc, char **argv);
+int cmd_change_key(int argc, char **argv);
+int cmd_key_slot_add(int argc, char **argv);
+int cmd_key_slot_remove(int argc, char **argv);
+int cmd_key_slot_list(int argc, char **argv);
 
 #endif

@@ -32,6 +32,11 @@ int cli_err(int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(NULL, fmt, ap);
 	va_end(ap);
+	if (rc == COFFER_ENOKEY) {
+		/* exactly this, whatever the detail: scripts match it */
+		fputs(": encryption key not loaded\n", stderr);
+		return CLI_FAIL;
+	}
 	fprintf(stderr, ": %s", what && *what ? what : "unknown error");
 	if (detail && *detail)
 		fprintf(stderr, " (%s)", detail);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Inapplicable or unknown to this dataset: shown as "-", not an error. */
 static int prop_absent(int rc)
@@ -63,12 +64,99 @@ static int is_number(const char *s)
 
 /* ---- create ------------------------------------------------------------ */
 
+static const char *const suites[] = { "off", "on", "aes-128-ccm",
+	"aes-192-ccm", "aes-256-ccm", "aes-128-gcm", "aes-192-gcm",
+	"aes-256-gcm", "chacha20-poly1305", NULL };
+
+/* The value of `name` among "prop=value" strings, or NULL. */
+static const char *prop_value(const struct cli_strv *props, const char *name)
+{
+	size_t n = strlen(name);
+	const char *v = NULL;
+
+	for (int i = 0; i < props->n; i++)
+		if (strncmp(props->v[i], name, n) == 0 &&
+		    props->v[i][n] == '=')
+			v = props->v[i] + n + 1;        /* the last one wins */
+	return v;
+}
+
+/* Encryption options of create, checked before anything is changed. */
+struct create_enc {
+	const char *encryption;         /* as given, or NULL */
+	int off;                        /* encryption=off given */
+	int keyformat;                  /* CLI_KF_* (NONE: not a new root) */
+	const char *keylocation;        /* as given, or NULL */
+};
+
+static int create_enc_opts(const struct cli_strv *props,
+    struct create_enc *ce)
+{
+	const char *kf = prop_value(props, "keyformat");
+	int ok = 0;
+
+	memset(ce, 0, sizeof(*ce));
+	ce->encryption = prop_value(props, "encryption");
+	ce->keylocation = prop_value(props, "keylocation");
+	if (ce->encryption) {
+		for (int i = 0; suites[i]; i++)
+			if (strcasecmp(ce->encryption, suites[i]) == 0)
+				ok = 1;
+		if (!ok)
+			return cli_usage("bad encryption '%s' (use on, off, "
+			    "aes-128-ccm, aes-192-ccm, aes-256-ccm, "
+			    "aes-128-gcm, aes-192-gcm, aes-256-gcm or "
+			    "chacha20-poly1305)", ce->encryption);
+		ce->off = strcasecmp(ce->encryption, "off") == 0;
+	}
+	if (kf) {
+		ce->keyformat = cli_keyformat_parse(kf);
+		if (ce->keyformat < 0)
+			return cli_usage("bad keyformat '%s' (use passphrase, "
+			    "hex or raw)", kf);
+	}
+	if (ce->keyformat != CLI_KF_NONE && ce->off)
+		return cli_usage("keyformat needs encryption (encryption=off "
+		    "was given)");
+	if (ce->keylocation && ce->keyformat == CLI_KF_NONE)
+		return cli_usage("keylocation needs keyformat: only an "
+		    "encryption root has a key");
+	if (ce->keylocation && cli_keylocation_check(ce->keylocation) != 0)
+		return cli_usage("bad keylocation '%s' (use prompt or "
+		    "file:///absolute/path)", ce->keylocation);
+	if ((prop_value(props, "pbkdf") || prop_value(props, "pbkdf2iters")) &&
+	    ce->keyformat != CLI_KF_PASSPHRASE)
+		return cli_usage("pbkdf and pbkdf2iters need "
+		    "keyformat=passphrase");
+	return CLI_OK;
+}
+
+/* The nearest existing ancestor of `name` into `out`; -1 when none. */
+static int existing_ancestor(coffer_pool_t *pool, const char *name,
+    char *out, size_t n)
+{
+	snprintf(out, n, "%s", name);
+	for (;;) {
+		char *slash = strrchr(out, '/');
+		if (!slash)
+			return cli_ds_type(pool, out) > 0 ? 0 : -1;
+		*slash = '\0';
+		if (cli_ds_type(pool, out) > 0)
+			return 0;
+	}
+}
+
 int cmd_create(int argc, char **argv)
 {
 	struct cli_strv props = { 0 };
+	struct create_enc ce;
+	struct cli_enc pe = { 0 };
+	struct cli_key key = { 0 };
+	coffer_key_t ck = { NULL, 0 };
 	coffer_pool_t *pool;
 	uint64_t volsize = 0;
-	int c, parents = 0, vol = 0, rc;
+	char anc[CLI_NAME_MAX], what[CLI_NAME_MAX + 32];
+	int c, parents = 0, vol = 0, rc, crypt, newroot;
 	const char *name;
 
 	cli_optreset();
@@ -113,6 +201,10 @@ int cmd_create(int argc, char **argv)
 		return cli_usage("cannot create '%s': use 'coffer snapshot' for "
 		    "snapshots", name);
 	}
+	if (create_enc_opts(&props, &ce) != CLI_OK) {
+		cli_strv_free_strings(&props);
+		return CLI_USAGE;
+	}
 	if (!strchr(name, '/')) {
 		cli_strv_free_strings(&props);
 		return cli_msg("cannot create '%s': missing dataset name "
@@ -121,6 +213,78 @@ int cmd_create(int argc, char **argv)
 	if (cli_pool(name, 0, &pool) < 0) {
 		cli_strv_free_strings(&props);
 		return CLI_FAIL;
+	}
+	if (parents && cli_ds_type(pool, name) >= 0) {
+		cli_strv_free_strings(&props);
+		return cli_finish(CLI_OK);
+	}
+
+	/*
+	 * Encryption follows the nearest existing ancestor (the parent,
+	 * unless -p creates it): under an encrypted one everything is
+	 * encrypted, and a dataset given keyformat is a new encryption root
+	 * whose key is read now, before anything is created.
+	 */
+	snprintf(what, sizeof(what), "cannot create '%s'", name);
+	newroot = ce.keyformat != CLI_KF_NONE;
+	if (!parents && newroot) {
+		/* no key is asked for when the parent is missing */
+		char parent[CLI_NAME_MAX];
+		snprintf(parent, sizeof(parent), "%.*s",
+		    (int)(strrchr(name, '/') - name), name);
+		if (cli_ds_type(pool, parent) < 0) {
+			cli_msg("%s: parent '%s' does not exist (-p creates "
+			    "it)", what, parent);
+			goto fail;
+		}
+	}
+	if (existing_ancestor(pool, name, anc, sizeof(anc)) == 0) {
+		rc = cli_enc_info(pool, anc, &pe);
+		if (rc < 0) {
+			cli_err(rc, "%s", what);
+			goto fail;
+		}
+	}
+	if (!newroot && ce.encryption && !ce.off && !pe.encrypted) {
+		cli_msg("%s: keyformat must be specified for a new encryption "
+		    "root (-o keyformat=passphrase|hex|raw)", what);
+		goto fail;
+	}
+	if (ce.off && pe.encrypted) {
+		cli_msg("%s: the children of encrypted '%s' are encrypted "
+		    "(encryption=off was given)", what, anc);
+		goto fail;
+	}
+	crypt = newroot || pe.encrypted;
+	if (newroot) {
+		const char *why = NULL;
+		if (!ce.encryption) {
+			/* keyformat alone means encryption=on, as in zfs */
+			char *a = strdup("encryption=on");
+			if (!a || cli_strv_add(&props, a) < 0) {
+				free(a);
+				cli_syserr(ENOMEM, "%s", what);
+				goto fail;
+			}
+		}
+		if (prop_value(&props, "pbkdf2iters") &&
+		    !prop_value(&props, "pbkdf")) {
+			/* pbkdf2iters alone means pbkdf=pbkdf2 */
+			char *a = strdup("pbkdf=pbkdf2");
+			if (!a || cli_strv_add(&props, a) < 0) {
+				free(a);
+				cli_syserr(ENOMEM, "%s", what);
+				goto fail;
+			}
+		}
+		if (cli_key_read(what, name, ce.keylocation ? ce.keylocation :
+		    "prompt", CLI_KF_BIT(ce.keyformat), CLI_KEY_NEW, &key) !=
+		    CLI_OK)
+			goto fail;
+		if (cli_key_as(&key, ce.keyformat, &ck, &why) != 0) {
+			cli_msg("%s: %s", what, why);
+			goto fail;
+		}
 	}
 
 	if (parents) {
@@ -134,28 +298,37 @@ int cmd_create(int argc, char **argv)
 			part[len] = '\0';
 			if (cli_ds_type(pool, part) >= 0)
 				continue;
-			rc = coffer_create(pool, part, COFFER_TYPE_FILESYSTEM,
-			    0, NULL);
+			if (pe.encrypted)
+				rc = coffer_create_key(pool, part,
+				    COFFER_TYPE_FILESYSTEM, 0, NULL, NULL);
+			else
+				rc = coffer_create(pool, part,
+				    COFFER_TYPE_FILESYSTEM, 0, NULL);
 			if (rc < 0 && rc != COFFER_EEXIST) {
 				cli_err(rc, "cannot create '%s'", part);
-				cli_strv_free_strings(&props);
-				return cli_finish(CLI_FAIL);
+				goto fail;
 			}
 		}
-		if (cli_ds_type(pool, name) >= 0) {
-			cli_strv_free_strings(&props);
-			return cli_finish(CLI_OK);
-		}
 	}
-	rc = coffer_create(pool, name,
-	    vol ? COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, volsize,
-	    props.n ? props.v : NULL);
+	if (crypt)
+		rc = coffer_create_key(pool, name,
+		    vol ? COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, volsize,
+		    props.n ? props.v : NULL, newroot ? &ck : NULL);
+	else
+		rc = coffer_create(pool, name,
+		    vol ? COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, volsize,
+		    props.n ? props.v : NULL);
+	cli_key_free(&key);
 	cli_strv_free_strings(&props);
 	if (rc < 0) {
-		cli_err(rc, "cannot create '%s'", name);
+		cli_err(rc, "%s", what);
 		return cli_finish(CLI_FAIL);
 	}
 	return cli_finish(CLI_OK);
+fail:
+	cli_key_free(&key);
+	cli_strv_free_strings(&props);
+	return cli_finish(CLI_FAIL);
 }
 
 /* ---- destroy ----------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,21 @@ static char *absolute(const char *path)
 
 /* ---- create ------------------------------------------------------------ */
 
+/*
+ * Encryption properties make no sense on a pool's root dataset: the pool
+ * is created without a key (coffer_pool_create takes none), and scrub,
+ * import and raw replication must work without one.
+ */
+static int pool_crypt_prop(const char *a)
+{
+	if (strncmp(a, "encryption=", 11) == 0)
+		return strcasecmp(a + 11, "off") != 0;
+	if (strncmp(a, "keyformat=", 10) == 0)
+		return strcasecmp(a + 10, "none") != 0;
+	return strncmp(a, "keylocation=", 12) == 0 ||
+	    strncmp(a, "pbkdf=", 6) == 0 || strncmp(a, "pbkdf2iters=", 12) == 0;
+}
+
 int cmd_pool_create(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -71,6 +87,15 @@ int cmd_pool_create(int argc, char **argv)
 			char *a = cli_prop_assign(cli_optarg);
 			if (!a)
 				goto usage;
+			if (pool_crypt_prop(a)) {
+				free(a);
+				cli_usage("the root dataset of a pool cannot "
+				    "be encrypted; create an encrypted dataset "
+				    "in the pool (coffer create -o "
+				    "encryption=on -o keyformat=passphrase "
+				    "POOL/NAME)");
+				goto usage;
+			}
 			if (cli_strv_add(&props, a) < 0) {
 				free(a);
 				rc = cli_syserr(ENOMEM, "cannot parse options");

@@ -56,7 +56,9 @@ static const struct cli_cmd commands[] = {
 	  "create [-p] [-o prop=val]... [-V SIZE] DATASET",
 	  "create a filesystem, or a volume with -V",
 	  "-p            create missing parents; no error if DATASET exists\n"
-	  "-o prop=val   set a property (repeatable)\n"
+	  "-o prop=val   set a property (repeatable); encryption=SUITE with\n"
+	  "              keyformat=passphrase|hex|raw makes an encryption root\n"
+	  "              whose key is read from keylocation (default prompt)\n"
 	  "-V SIZE       create a volume of SIZE bytes (K M G T)" },
 	{ NULL, "destroy", cmd_destroy,
 	  "destroy [-r] DATASET|SNAPSHOT",
@@ -147,6 +149,42 @@ static const struct cli_cmd commands[] = {
 	  "copy a byte range of a volume to standard output",
 	  "--offset N    start at byte N (default 0)\n"
 	  "--length N    copy N bytes (default: to the end)" },
+
+	/* encryption keys */
+	{ NULL, "load-key", cmd_load_key,
+	  "load-key [-a] [-n] [-L LOCATION] [DATASET]",
+	  "load the key of an encryption root for later commands",
+	  "-a            load every key not loaded yet (of all pools, or\n"
+	  "              under DATASET), reading one key per encryption root\n"
+	  "-n            only check the key; load nothing\n"
+	  "-L LOCATION   read the key from 'prompt' or file:///PATH instead\n"
+	  "              of the keylocation property" },
+	{ NULL, "unload-key", cmd_unload_key,
+	  "unload-key [-a] [DATASET]",
+	  "unload the key of an encryption root",
+	  "-a            unload every loaded key (of all pools, or under "
+	  "DATASET)" },
+	{ NULL, "change-key", cmd_change_key,
+	  "change-key [-l] [-i] [-o keyformat=..] [-o keylocation=..] DATASET",
+	  "change the key of an encryption root without re-encrypting data",
+	  "-l            load the current key first if it is not loaded\n"
+	  "-i            use the parent's key instead: stop being a root\n"
+	  "-o prop=val   keyformat, keylocation, pbkdf or pbkdf2iters of the\n"
+	  "              new key (repeatable); the new key replaces every\n"
+	  "              key slot" },
+	{ "key-slot", "add", cmd_key_slot_add,
+	  "key-slot add [-o prop=val]... DATASET",
+	  "add a key that also unlocks an encryption root",
+	  "-o prop=val   keyformat, pbkdf or pbkdf2iters of the new key, and\n"
+	  "              keylocation: where to read it from (default prompt)" },
+	{ "key-slot", "remove", cmd_key_slot_remove,
+	  "key-slot remove DATASET N",
+	  "remove key slot N of an encryption root", NULL },
+	{ "key-slot", "list", cmd_key_slot_list,
+	  "key-slot list [-H] [-p] DATASET",
+	  "list the key slots of an encryption root",
+	  "-H            scripted: no header, tab-separated\n"
+	  "-p            exact numbers and times (seconds since the epoch)" },
 
 	/* misc */
 	{ NULL, "version", cmd_version,

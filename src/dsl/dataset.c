@@ -661,9 +661,13 @@ int dsl_prop_set(dsl_pool_t *dp, const char *name, const char *prop,
 		return COFFER_EBADPROP;
 	}
 	if (d->flags & (CF_PF_READONLY | CF_PF_CREATEONLY)) {
+		/* the table's reason (encryption points to reencrypt, the
+		 * key properties to change-key) */
+		const char *why = NULL;
+		(void)cf_prop_check_set(d, (d->applies & COFFER_TYPE_FILESYSTEM)
+		    ? COFFER_TYPE_FILESYSTEM : COFFER_TYPE_VOLUME, 0, &why);
 		cf_set_errdetail("cannot set property '%s': %s", prop,
-		    (d->flags & CF_PF_READONLY) ? "read-only property" :
-		    "property can only be set at creation");
+		    why ? why : "not allowed");
 		return COFFER_EBADPROP;
 	}
 	char str[512];
@@ -691,6 +695,15 @@ int dsl_prop_inherit(dsl_pool_t *dp, const char *name, const char *prop)
 	const cf_propdef_t *d = cf_prop_find(prop);
 	if (!d) {
 		cf_set_errdetail("no such property '%s'", prop);
+		return COFFER_EBADPROP;
+	}
+	if (d->flags & CF_PF_CREATEONLY) {
+		/* encryption: inheriting would change it after creation */
+		const char *why = NULL;
+		(void)cf_prop_check_set(d, (d->applies & COFFER_TYPE_FILESYSTEM)
+		    ? COFFER_TYPE_FILESYSTEM : COFFER_TYPE_VOLUME, 0, &why);
+		cf_set_errdetail("cannot inherit property '%s': %s", prop,
+		    why ? why : "not allowed");
 		return COFFER_EBADPROP;
 	}
 	if (d->flags & CF_PF_READONLY || !(d->flags & CF_PF_INHERIT)) {

@@ -62,6 +62,40 @@ static const cf_propindex_t checksum_index[] = {
 	{ NULL, 0 }
 };
 
+static const cf_propindex_t encryption_index[] = {
+	{ "off", CF_CRYPT_OFF },
+	{ "on", CF_CRYPT_ON },
+	{ "aes-128-ccm", CF_CRYPT_AES_128_CCM },
+	{ "aes-192-ccm", CF_CRYPT_AES_192_CCM },
+	{ "aes-256-ccm", CF_CRYPT_AES_256_CCM },
+	{ "aes-128-gcm", CF_CRYPT_AES_128_GCM },
+	{ "aes-192-gcm", CF_CRYPT_AES_192_GCM },
+	{ "aes-256-gcm", CF_CRYPT_AES_256_GCM },
+	{ "chacha20-poly1305", CF_CRYPT_CHACHA20_POLY1305 },
+	{ NULL, 0 }
+};
+
+static const cf_propindex_t keyformat_index[] = {
+	{ "none", CF_KEYFORMAT_NONE },
+	{ "passphrase", CF_KEYFORMAT_PASSPHRASE },
+	{ "hex", CF_KEYFORMAT_HEX },
+	{ "raw", CF_KEYFORMAT_RAW },
+	{ NULL, 0 }
+};
+
+static const cf_propindex_t pbkdf_index[] = {
+	{ "argon2id", CF_PBKDF_ARGON2ID },
+	{ "pbkdf2", CF_PBKDF_PBKDF2 },
+	{ NULL, 0 }
+};
+
+static const cf_propindex_t keystatus_index[] = {
+	{ "none", CF_KEYSTATUS_NONE },
+	{ "available", CF_KEYSTATUS_AVAILABLE },
+	{ "unavailable", CF_KEYSTATUS_UNAVAILABLE },
+	{ NULL, 0 }
+};
+
 /* ---- validators -------------------------------------------------------- */
 
 static int is_p2(uint64_t v)
@@ -105,6 +139,43 @@ static int valid_copies(const cf_propdef_t *d, uint64_t v, const char *s,
 {
 	if (v < 1 || v > 3)
 		return bad(why, "must be 1, 2 or 3");
+	return 0;
+}
+
+static int valid_pbkdf2iters(const cf_propdef_t *d, uint64_t v,
+    const char *s, const char **why)
+{
+	if (v < CF_PBKDF2_MIN_ITERS || v > CF_PBKDF2_MAX_ITERS)
+		return bad(why, "must be a whole number from 350000 to "
+		    "2147483647");
+	return 0;
+}
+
+/*
+ * "prompt", "none" or "file://" followed by an absolute path that names a
+ * file (not ending in '/').  No host part, no percent-decoding, no control
+ * characters (the value is printed by get).
+ */
+static int valid_keylocation(const cf_propdef_t *d, uint64_t v,
+    const char *s, const char **why)
+{
+	static const char scheme[] = "file://";
+	const char *path;
+	size_t len;
+
+	if (strcmp(s, "prompt") == 0 || strcmp(s, "none") == 0)
+		return 0;
+	if (strncmp(s, scheme, sizeof(scheme) - 1) != 0)
+		return bad(why, "must be 'prompt' or 'file:///absolute/path'");
+	path = s + sizeof(scheme) - 1;
+	len = strlen(path);
+	if (len < 2 || path[0] != '/')
+		return bad(why, "must be 'prompt' or 'file:///absolute/path'");
+	if (path[len - 1] == '/')
+		return bad(why, "file:// must name a file, not a directory");
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return bad(why, "control characters are not allowed");
 	return 0;
 }
 
@@ -165,6 +236,30 @@ static const cf_propdef_t props[CF_PROP_NPROPS] = {
 	[CF_PROP_READONLY] = { "readonly", CF_PROP_READONLY, CF_PTYPE_INDEX,
 	    CF_PFMT_PLAIN, CF_PF_INHERIT, DS, CF_OFF, "off", onoff_index, NULL,
 	    "on | off" },
+	[CF_PROP_ENCRYPTION] = { "encryption", CF_PROP_ENCRYPTION,
+	    CF_PTYPE_INDEX, CF_PFMT_PLAIN, CF_PF_INHERIT | CF_PF_CREATEONLY,
+	    ALL, CF_CRYPT_OFF, "off", encryption_index, NULL,
+	    "off | on | aes-128-ccm | aes-192-ccm | aes-256-ccm | "
+	    "aes-128-gcm | aes-192-gcm | aes-256-gcm | chacha20-poly1305" },
+	[CF_PROP_KEYFORMAT] = { "keyformat", CF_PROP_KEYFORMAT, CF_PTYPE_INDEX,
+	    CF_PFMT_PLAIN, CF_PF_CREATEONLY, DS, CF_KEYFORMAT_NONE, "none",
+	    keyformat_index, NULL, "none | passphrase | hex | raw" },
+	[CF_PROP_KEYLOCATION] = { "keylocation", CF_PROP_KEYLOCATION,
+	    CF_PTYPE_STRING, CF_PFMT_PLAIN, 0, DS, 0, "none", NULL,
+	    valid_keylocation, "prompt | file:///absolute/path" },
+	[CF_PROP_PBKDF] = { "pbkdf", CF_PROP_PBKDF, CF_PTYPE_INDEX,
+	    CF_PFMT_PLAIN, CF_PF_CREATEONLY, DS, CF_PBKDF_ARGON2ID, "argon2id",
+	    pbkdf_index, NULL, "argon2id | pbkdf2" },
+	[CF_PROP_PBKDF2ITERS] = { "pbkdf2iters", CF_PROP_PBKDF2ITERS,
+	    CF_PTYPE_NUMBER, CF_PFMT_PLAIN, CF_PF_CREATEONLY, DS,
+	    CF_PBKDF2_MIN_ITERS, NULL, NULL, valid_pbkdf2iters,
+	    "350000 to 2147483647" },
+	[CF_PROP_ENCRYPTIONROOT] = { "encryptionroot", CF_PROP_ENCRYPTIONROOT,
+	    CF_PTYPE_STRING, CF_PFMT_PLAIN, RO, ALL, 0, "", NULL, NULL,
+	    "<dataset>" },
+	[CF_PROP_KEYSTATUS] = { "keystatus", CF_PROP_KEYSTATUS, CF_PTYPE_INDEX,
+	    CF_PFMT_PLAIN, RO, ALL, CF_KEYSTATUS_NONE, "none", keystatus_index,
+	    NULL, "none | available | unavailable" },
 };
 
 const cf_propdef_t *cf_prop_find(const char *name)
@@ -412,8 +507,19 @@ int cf_prop_check_set(const cf_propdef_t *d, int dstype, int creating,
 			return bad(why, "property does not apply to volumes");
 		return bad(why, "property does not apply to filesystems");
 	}
-	if ((d->flags & CF_PF_CREATEONLY) && !creating)
+	if ((d->flags & CF_PF_CREATEONLY) && !creating) {
+		switch (d->id) {
+		case CF_PROP_ENCRYPTION:
+			return bad(why, "encryption is fixed at creation; use "
+			    "'coffer reencrypt' to change it");
+		case CF_PROP_KEYFORMAT:
+		case CF_PROP_PBKDF:
+		case CF_PROP_PBKDF2ITERS:
+			return bad(why, "only 'coffer change-key' can change "
+			    "it");
+		}
 		return bad(why, "property can only be set at creation");
+	}
 	return 0;
 }
 
@@ -427,6 +533,9 @@ uint64_t cf_prop_effective(const cf_propdef_t *d, uint64_t code)
 	} else if (d->id == CF_PROP_CHECKSUM) {
 		if (code == CF_CHECKSUM_ON)
 			return CF_CHECKSUM_FLETCHER4;
+	} else if (d->id == CF_PROP_ENCRYPTION) {
+		if (code == CF_CRYPT_ON)
+			return CF_CRYPT_DEFAULT;
 	}
 	return code;
 }

@@ -32,6 +32,23 @@
  *  - copies: 1, 2 or 3, default 1.
  *  - compressratio is stored as hundredths (150 means 1.50x).
  *  - creation is stored as seconds since the epoch.
+ *  - encryption: off | on | aes-128-ccm | aes-192-ccm | aes-256-ccm |
+ *    aes-128-gcm | aes-192-gcm | aes-256-gcm | chacha20-poly1305, default
+ *    "off", create-only, inherited by children.  "on" is stored and shown
+ *    as set; cf_prop_effective() maps it to aes-256-gcm.  The codes of the
+ *    suites are the crypto layer's suite numbers.  `set` is refused with a
+ *    reason that points to `coffer reencrypt`.
+ *  - keyformat: none | passphrase | hex | raw, default "none"; given at
+ *    creation of an encryption root, changed only by change-key (`set` is
+ *    refused with a reason that points to it).  Not inherited: children
+ *    of a root share the root's key, which the dsl reports.
+ *  - keylocation: prompt | file:///absolute/path (and "none", the value of
+ *    unencrypted datasets), default "none"; settable with `set`.
+ *  - pbkdf: argon2id | pbkdf2, default argon2id; pbkdf2iters: a whole
+ *    number from 350000 to 2^31-1, default 350000.  Both are given at
+ *    creation or by change-key, never by `set`.
+ *  - encryptionroot (string, "" when unencrypted) and keystatus (none |
+ *    available | unavailable) are read-only and computed by the dsl.
  */
 #ifndef COFFER_DSL_PROPS_H
 #define COFFER_DSL_PROPS_H
@@ -59,6 +76,13 @@ enum cf_prop_id {
 	CF_PROP_VOLBLOCKSIZE,
 	CF_PROP_COPIES,
 	CF_PROP_READONLY,
+	CF_PROP_ENCRYPTION,
+	CF_PROP_KEYFORMAT,
+	CF_PROP_KEYLOCATION,
+	CF_PROP_PBKDF,
+	CF_PROP_PBKDF2ITERS,
+	CF_PROP_ENCRYPTIONROOT,
+	CF_PROP_KEYSTATUS,
 	CF_PROP_NPROPS
 };
 
@@ -144,8 +168,9 @@ int cf_prop_check_set(const cf_propdef_t *d, int dstype, int creating,
 int cf_prop_applies(const cf_propdef_t *d, int dstype);
 
 /*
- * What an index value means to the block pipeline: "on" -> the lz4 or
- * fletcher4 code, "zstd" -> zstd level 3; other codes map to themselves.
+ * What an index value means to the block pipeline: "on" -> the lz4,
+ * fletcher4 or aes-256-gcm code, "zstd" -> zstd level 3; other codes map
+ * to themselves.
  */
 uint64_t cf_prop_effective(const cf_propdef_t *d, uint64_t code);
 
@@ -167,5 +192,36 @@ uint64_t cf_prop_effective(const cf_propdef_t *d, uint64_t code);
 /* readonly codes */
 #define CF_OFF 0
 #define CF_ON  1
+
+/* encryption codes: the crypto layer's suite numbers, plus "on" */
+#define CF_CRYPT_OFF               0    /* NONE */
+#define CF_CRYPT_AES_128_CCM       1
+#define CF_CRYPT_AES_192_CCM       2
+#define CF_CRYPT_AES_256_CCM       3
+#define CF_CRYPT_AES_128_GCM       4
+#define CF_CRYPT_AES_192_GCM       5
+#define CF_CRYPT_AES_256_GCM       6
+#define CF_CRYPT_CHACHA20_POLY1305 7
+#define CF_CRYPT_ON                0x100 /* stored only; means aes-256-gcm */
+#define CF_CRYPT_DEFAULT           CF_CRYPT_AES_256_GCM
+
+/* keyformat codes */
+#define CF_KEYFORMAT_NONE       0
+#define CF_KEYFORMAT_PASSPHRASE 1
+#define CF_KEYFORMAT_HEX        2
+#define CF_KEYFORMAT_RAW        3
+
+/* pbkdf codes */
+#define CF_PBKDF_ARGON2ID 1
+#define CF_PBKDF_PBKDF2   2
+
+/* pbkdf2iters bounds (PBKDF2-SHA512) */
+#define CF_PBKDF2_MIN_ITERS UINT64_C(350000)
+#define CF_PBKDF2_MAX_ITERS UINT64_C(2147483647)
+
+/* keystatus codes */
+#define CF_KEYSTATUS_NONE        0      /* not encrypted */
+#define CF_KEYSTATUS_AVAILABLE   1
+#define CF_KEYSTATUS_UNAVAILABLE 2
 
 #endif

@@ -8,6 +8,12 @@
  * There is no copy-on-write, no checksums, no encryption, no crash safety:
  * nothing here says anything about the on-disk format.  Build with
  * tests/cli_mock/build.sh; delete this directory once the library exists.
+ *
+ * Encryption (the section at the end) models only the key management the
+ * CLI drives: encryption roots, key slots, loaded keys.  Nothing is
+ * encrypted and keys are checked against a non-cryptographic hash; keys
+ * loaded with COFFER_KEY_PERSIST are remembered in $COFFER_HOME/
+ * mock-keyring instead of the kernel keyring.
  */
 #include "coffer.h"
 
@@ -18,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -57,7 +64,7 @@ const char *coffer_strerror(int err)
 	case COFFER_EAUTH: return "authentication failed";
 	case COFFER_ENOKEY: return "encryption key not loaded";
 	case COFFER_ENOTSUP: return "unsupported feature";
-	case COFFER_EBUSY: return "pool is busy";
+	case COFFER_EBUSY: return "in use";
 	case COFFER_ENOPOOL: return "no such pool";
 	case COFFER_ENODS: return "dataset does not exist";
 	case COFFER_EEXIST: return "already exists";
@@ -114,12 +121,20 @@ struct objset {
 	struct inode *in;
 	uint64_t nin;
 };
+/* A key slot of an encryption root (mock: a hash stands in for the
+ * wrapped keys). */
+struct slot {
+	int used;
+	char fmt[16], kdf[16];
+	uint64_t iters, mem, lanes, created, hash;
+};
 struct ds {
 	char name[256];
 	int type;
 	uint64_t guid, createtxg, creation, volsize;
 	char *props[CF_PROP_NPROPS];
 	struct objset os;
+	struct slot slots[COFFER_MAX_KEY_SLOTS];
 };
 struct coffer_pool {
 	char name[256];
@@ -131,6 +146,10 @@ struct coffer_pool {
 	int rdonly, lockfd;
 	uint64_t scrub_state, scrub_start, scrub_end, scrub_examined,
 	    scrub_blocks;
+	char **loaded;          /* roots whose key this process loaded */
+	int nloaded;
+	char **open;            /* datasets open in this process */
+	int nopen;
 };
 struct coffer_fs {
 	coffer_pool_t *pool;
@@ -451,6 +470,8 @@ static int save_pool(coffer_pool_t *p)
 		w64(f, d->volsize);
 		for (int k = 0; k < CF_PROP_NPROPS; k++)
 			wstr(f, d->props[k]);
+		for (int k = 0; k < COFFER_MAX_KEY_SLOTS; k++)
+			fwrite(&d->slots[k], sizeof(d->slots[k]), 1, f);
 		save_os(f, &d->os);
 	}
 	int rc = fclose(f);
@@ -528,6 +549,9 @@ static coffer_pool_t *load_pool(const char *dev)
 		d->volsize = r64(f);
 		for (int k = 0; k < CF_PROP_NPROPS; k++)
 			d->props[k] = rstr(f);
+		for (int k = 0; k < COFFER_MAX_KEY_SLOTS; k++)
+			if (fread(&d->slots[k], sizeof(d->slots[k]), 1, f) != 1)
+				memset(&d->slots[k], 0, sizeof(d->slots[k]));
 		load_os(f, &d->os);
 		p->ds[i] = d;
 	}
@@ -545,6 +569,12 @@ static void free_pool(coffer_pool_t *p)
 		free(p->ds[i]);
 	}
 	free(p->ds);
+	for (int i = 0; i < p->nloaded; i++)
+		free(p->loaded[i]);
+	free(p->loaded);
+	for (int i = 0; i < p->nopen; i++)
+		free(p->open[i]);
+	free(p->open);
 	for (int i = 0; i < p->ndev; i++)
 		free(p->devs[i]);
 	free(p->devs);
@@ -654,7 +684,11 @@ static struct ds *new_ds(coffer_pool_t *p, const char *name, int type,
 	return d;
 }
 
-static int apply_props(struct ds *d, const char *const *props, int creating)
+static int check_keylocation(coffer_pool_t *p, struct ds *d,
+    const char *value);
+
+static int apply_props(coffer_pool_t *p, struct ds *d,
+    const char *const *props, int creating)
 {
 	for (int i = 0; props && props[i]; i++) {
 		char name[128];
@@ -669,11 +703,18 @@ static int apply_props(struct ds *d, const char *const *props, int creating)
 		if (!pd)
 			return fail(COFFER_EBADPROP, "no property '%s'", name);
 		if (cf_prop_check_set(pd, d->type, creating, &why) < 0)
-			return fail(COFFER_EBADPROP, "%s: %s", name, why);
+			return fail(COFFER_EBADPROP, "cannot set property "
+			    "'%s': %s", name, why);
 		uint64_t num;
 		char str[256];
 		if (cf_prop_parse(pd, eq + 1, &num, str, sizeof(str), &why) < 0)
-			return fail(COFFER_EBADPROP, "%s: %s", name, why);
+			return fail(COFFER_EBADPROP, "bad value '%s' for "
+			    "property '%s': %s", eq + 1, name, why);
+		if (pd->id == CF_PROP_KEYLOCATION && !creating) {
+			int rc = check_keylocation(p, d, str);
+			if (rc < 0)
+				return rc;
+		}
 		if (pd->type == CF_PTYPE_NUMBER)
 			snprintf(str, sizeof(str), "%llu",
 			    (unsigned long long)num);
@@ -756,8 +797,18 @@ int coffer_pool_create(const char *name, const char *const *devs, int ndev,
 	for (int i = 0; i < ndev; i++)
 		p->devs[i] = strdup(devs[i]);
 	p->lockfd = -1;
+	for (int i = 0; props && props[i]; i++) {
+		if ((strncmp(props[i], "encryption=", 11) == 0 &&
+		    strcmp(props[i] + 11, "off") != 0) ||
+		    (strncmp(props[i], "keyformat=", 10) == 0 &&
+		    strcmp(props[i] + 10, "none") != 0)) {
+			free_pool(p);
+			return fail(COFFER_EBADPROP, "the root dataset of a "
+			    "pool cannot be encrypted");
+		}
+	}
 	struct ds *root = new_ds(p, name, COFFER_TYPE_FILESYSTEM, 0);
-	int rc = apply_props(root, props, 1);
+	int rc = apply_props(p, root, props, 1);
 	if (rc < 0) {
 		free_pool(p);
 		return rc;
@@ -977,10 +1028,16 @@ static int parent_of(const char *name, char *out, size_t n)
 	return 0;
 }
 
-int coffer_create(coffer_pool_t *p, const char *name, int type,
-    uint64_t volsize, const char *const *props)
+static int crypt_create_check(coffer_pool_t *p, const char *name,
+    const char *const *props, const coffer_key_t *key, int *newroot);
+static int crypt_create_finish(coffer_pool_t *p, struct ds *d, int newroot,
+    const coffer_key_t *key);
+
+static int create_ds(coffer_pool_t *p, const char *name, int type,
+    uint64_t volsize, const char *const *props, const coffer_key_t *key)
 {
 	char par[256];
+	int newroot = 0;
 	if (p->rdonly)
 		return fail(COFFER_EREADONLY, NULL);
 	if (!valid_name(name) || strchr(name, '@'))
@@ -996,15 +1053,36 @@ int coffer_create(coffer_pool_t *p, const char *name, int type,
 		return fail(-ENOTDIR, "parent '%s' is not a filesystem", par);
 	if (type == COFFER_TYPE_VOLUME && volsize == 0)
 		return fail(COFFER_EBADPROP, "a volume needs a size");
+	int rc = crypt_create_check(p, name, props, key, &newroot);
+	if (rc < 0)
+		return rc;
 	struct ds *d = new_ds(p, name, type, volsize);
-	int rc = apply_props(d, props, 1);
+	rc = apply_props(p, d, props, 1);
+	if (rc == 0)
+		rc = crypt_create_finish(p, d, newroot, key);
 	if (rc < 0) {
 		os_free(&d->os);
+		for (int k = 0; k < CF_PROP_NPROPS; k++)
+			free(d->props[k]);
 		free(d);
 		p->nds--;
 		return rc;
 	}
 	return 0;
+}
+
+/* Plain create: like coffer_create_key without a key (a child of an
+ * encrypted dataset joins its parent's encryption root). */
+int coffer_create(coffer_pool_t *p, const char *name, int type,
+    uint64_t volsize, const char *const *props)
+{
+	return create_ds(p, name, type, volsize, props, NULL);
+}
+
+int coffer_create_key(coffer_pool_t *p, const char *name, int type,
+    uint64_t volsize, const char *const *props, const coffer_key_t *key)
+{
+	return create_ds(p, name, type, volsize, props, key);
 }
 
 static void del_ds(coffer_pool_t *p, struct ds *d)
@@ -1030,6 +1108,8 @@ static int below(const char *name, const char *root)
 	    (name[n] == '/' || name[n] == '@');
 }
 
+static void crypt_forget(coffer_pool_t *p, struct ds *d);
+
 int coffer_destroy(coffer_pool_t *p, const char *name, int flags)
 {
 	if (p->rdonly)
@@ -1044,9 +1124,13 @@ int coffer_destroy(coffer_pool_t *p, const char *name, int flags)
 		kids += below(p->ds[i]->name, name);
 	if (kids && !(flags & COFFER_DESTROY_RECURSIVE))
 		return fail(COFFER_EHASCHILD, NULL);
-	for (int i = p->nds - 1; i >= 0; i--)
-		if (below(p->ds[i]->name, name))
+	for (int i = p->nds - 1; i >= 0; i--) {
+		if (below(p->ds[i]->name, name)) {
+			crypt_forget(p, p->ds[i]);
 			del_ds(p, p->ds[i]);
+		}
+	}
+	crypt_forget(p, d);
 	del_ds(p, d);
 	return 0;
 }
@@ -1178,6 +1262,9 @@ const char *const *coffer_prop_names(void)
 	return names;
 }
 
+static int crypt_prop_get(coffer_pool_t *p, struct ds *d,
+    const cf_propdef_t *pd, coffer_propval_t *out);
+
 static uint64_t ds_used(coffer_pool_t *p, struct ds *d)
 {
 	uint64_t u = os_bytes(&d->os);
@@ -1220,6 +1307,16 @@ int coffer_prop_get(coffer_pool_t *p, const char *name, const char *prop,
 	case CF_PROP_GUID: num = d->guid; break;
 	case CF_PROP_CREATETXG: num = d->createtxg; break;
 	case CF_PROP_NAME: str = d->name; break;
+	case CF_PROP_ENCRYPTIONROOT:
+	case CF_PROP_KEYSTATUS:
+	case CF_PROP_KEYFORMAT:
+	case CF_PROP_PBKDF:
+	case CF_PROP_PBKDF2ITERS: {
+		int rc = crypt_prop_get(p, d, pd, out);
+		if (rc <= 0)
+			return rc;
+		goto generic;   /* a root's own stored value */
+	}
 	case CF_PROP_VOLSIZE:
 		if (!d->volsize)
 			return fail(COFFER_EBADPROP, "does not apply");
@@ -1227,7 +1324,8 @@ int coffer_prop_get(coffer_pool_t *p, const char *name, const char *prop,
 		out->source = d->type == COFFER_TYPE_SNAPSHOT ?
 		    COFFER_SRC_NONE : COFFER_SRC_LOCAL;
 		break;
-	default: {
+	default:
+	generic: {
 		const struct ds *src = d;
 		char cur[256];
 		snprintf(cur, sizeof(cur), "%s", d->name);
@@ -1286,7 +1384,7 @@ int coffer_prop_set(coffer_pool_t *p, const char *name, const char *prop,
 		return fail(COFFER_ENODS, NULL);
 	snprintf(buf, sizeof(buf), "%s=%s", prop, value);
 	const char *props[2] = { buf, NULL };
-	return apply_props(d, props, 0);
+	return apply_props(p, d, props, 0);
 }
 
 int coffer_prop_inherit(coffer_pool_t *p, const char *name,
@@ -1300,6 +1398,12 @@ int coffer_prop_inherit(coffer_pool_t *p, const char *name,
 		return fail(COFFER_ENODS, NULL);
 	if (!pd)
 		return fail(COFFER_EBADPROP, "no property '%s'", prop);
+	if (pd->flags & CF_PF_CREATEONLY) {
+		const char *why = NULL;
+		cf_prop_check_set(pd, COFFER_TYPE_FILESYSTEM, 0, &why);
+		return fail(COFFER_EBADPROP, "cannot inherit property '%s': %s",
+		    prop, why);
+	}
 	if (!(pd->flags & CF_PF_INHERIT))
 		return fail(COFFER_EBADPROP, "'%s' cannot be inherited", prop);
 	free(d->props[pd->id]);
@@ -1322,12 +1426,19 @@ static struct inode *get_ino(coffer_fs_t *fs, uint64_t ino)
 	return &d->os.in[ino];
 }
 
+static int crypt_open_check(coffer_pool_t *p, struct ds *d);
+
 int coffer_fs_open(coffer_pool_t *p, const char *name, int flags,
     coffer_fs_t **out)
 {
 	struct ds *d = find_ds(p, name);
 	if (!d)
 		return fail(COFFER_ENODS, NULL);
+	int rc = crypt_open_check(p, d);
+	if (rc < 0)
+		return rc;
+	p->open = realloc(p->open, (size_t)(p->nopen + 1) * sizeof(char *));
+	p->open[p->nopen++] = strdup(name);
 	coffer_fs_t *fs = calloc(1, sizeof(*fs));
 	fs->pool = p;
 	snprintf(fs->name, sizeof(fs->name), "%s", name);
@@ -1344,6 +1455,14 @@ int coffer_fs_open(coffer_pool_t *p, const char *name, int flags,
 
 int coffer_fs_close(coffer_fs_t *fs)
 {
+	coffer_pool_t *p = fs->pool;
+	for (int i = 0; i < p->nopen; i++) {
+		if (strcmp(p->open[i], fs->name) == 0) {
+			free(p->open[i]);
+			p->open[i] = p->open[--p->nopen];
+			break;
+		}
+	}
 	free(fs);
 	return 0;
 }
@@ -1875,4 +1994,619 @@ int64_t coffer_vol_write(coffer_fs_t *vol, uint64_t off, const void *buf,
 	if (off + len > d->volsize)
 		return fail(-ENOSPC, "past the end of the volume");
 	return coffer_write(vol, 1, off, buf, len);
+}
+
+/* ---- encryption: key management only ----------------------------------- */
+
+/*
+ * What the CLI relies on, modelled: encryption roots (a dataset with a
+ * local keyformat), children that join their parent's root, key slots,
+ * keys loaded in this process or "persistently" (a file standing in for
+ * the kernel keyring), COFFER_ENOKEY from coffer_fs_open, COFFER_EBUSY
+ * from unload while a dataset under the root is open.
+ */
+
+static const char *kv(const char *const *props, const char *name)
+{
+	size_t n = strlen(name);
+	for (int i = 0; props && props[i]; i++)
+		if (strncmp(props[i], name, n) == 0 && props[i][n] == '=')
+			return props[i] + n + 1;
+	return NULL;
+}
+
+static void set_prop(struct ds *d, int id, const char *v)
+{
+	free(d->props[id]);
+	d->props[id] = v ? strdup(v) : NULL;
+}
+
+static struct ds *head_of(coffer_pool_t *p, struct ds *d)
+{
+	char base[256];
+	const char *at = strchr(d->name, '@');
+	if (!at)
+		return d;
+	snprintf(base, sizeof(base), "%.*s", (int)(at - d->name), d->name);
+	return find_ds(p, base);
+}
+
+static int is_root(const struct ds *d)
+{
+	const char *kf = d->props[CF_PROP_KEYFORMAT];
+	return d->type != COFFER_TYPE_SNAPSHOT && kf && strcmp(kf, "none");
+}
+
+/* The encryption setting in force for `name`: the nearest local value. */
+static const char *crypt_of(coffer_pool_t *p, const char *name)
+{
+	char cur[256], up[256];
+	snprintf(cur, sizeof(cur), "%s", name);
+	char *at = strchr(cur, '@');
+	if (at)
+		*at = '\0';
+	for (;;) {
+		struct ds *a = find_ds(p, cur);
+		if (a && a->props[CF_PROP_ENCRYPTION])
+			return a->props[CF_PROP_ENCRYPTION];
+		if (parent_of(cur, up, sizeof(up)) != 0)
+			return "off";
+		memcpy(cur, up, sizeof(cur));
+	}
+}
+
+static struct ds *root_of(coffer_pool_t *p, const char *name)
+{
+	char cur[256], up[256];
+	if (strcmp(crypt_of(p, name), "off") == 0)
+		return NULL;
+	snprintf(cur, sizeof(cur), "%s", name);
+	char *at = strchr(cur, '@');
+	if (at)
+		*at = '\0';
+	for (;;) {
+		struct ds *a = find_ds(p, cur);
+		if (a && is_root(a))
+			return a;
+		if (parent_of(cur, up, sizeof(up)) != 0)
+			return NULL;
+		memcpy(cur, up, sizeof(cur));
+	}
+}
+
+/* The "kernel keyring": lines "POOLGUID DSGUID" in $COFFER_HOME. */
+static void kr_path(char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/mock-keyring", coffer_home());
+}
+
+static int kr_has(uint64_t pg, uint64_t dg)
+{
+	char path[4096];
+	unsigned long long a, b;
+	int found = 0;
+	kr_path(path, sizeof(path));
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%llx %llx", &a, &b) == 2)
+		if (a == pg && b == dg)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+static void kr_set(uint64_t pg, uint64_t dg, int on)
+{
+	char path[4096], tmp[4200];
+	unsigned long long a, b;
+	kr_path(path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *in = fopen(path, "r");
+	FILE *out = fopen(tmp, "w");
+	if (!out) {
+		if (in)
+			fclose(in);
+		return;
+	}
+	while (in && fscanf(in, "%llx %llx", &a, &b) == 2)
+		if (a != pg || b != dg)
+			fprintf(out, "%016llx %016llx\n", a, b);
+	if (on)
+		fprintf(out, "%016llx %016llx\n", (unsigned long long)pg,
+		    (unsigned long long)dg);
+	if (in)
+		fclose(in);
+	fclose(out);
+	rename(tmp, path);
+}
+
+static int key_loaded(coffer_pool_t *p, const struct ds *r)
+{
+	for (int i = 0; i < p->nloaded; i++)
+		if (strcmp(p->loaded[i], r->name) == 0)
+			return 1;
+	return kr_has(p->guid, r->guid);
+}
+
+static void set_loaded(coffer_pool_t *p, struct ds *r, int on, int persist)
+{
+	for (int i = 0; i < p->nloaded; i++) {
+		if (strcmp(p->loaded[i], r->name) == 0) {
+			free(p->loaded[i]);
+			p->loaded[i] = p->loaded[--p->nloaded];
+			break;
+		}
+	}
+	if (on) {
+		p->loaded = realloc(p->loaded,
+		    (size_t)(p->nloaded + 1) * sizeof(char *));
+		p->loaded[p->nloaded++] = strdup(r->name);
+	}
+	if (persist || !on)
+		kr_set(p->guid, r->guid, on);
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The key bytes a slot of format `fmt` sees in `k` (hex decoded), or a
+ * negative code when `k` cannot be a key of that format. */
+static int key_bytes(const char *fmt, const coffer_key_t *k, uint8_t *out,
+    size_t *n)
+{
+	if (!k || !k->data)
+		return fail(-EINVAL, "no key given");
+	if (strcmp(fmt, "passphrase") == 0) {
+		if (k->len < 8 || k->len > 512)
+			return fail(-EINVAL, "a passphrase has 8 to 512 bytes");
+		memcpy(out, k->data, k->len);
+		*n = k->len;
+		return 0;
+	}
+	if (strcmp(fmt, "hex") == 0) {
+		if (k->len != 64)
+			return fail(-EINVAL, "a hex key has 64 hex digits");
+		for (size_t i = 0; i < 32; i++) {
+			int hi = hexval(k->data[2 * i]);
+			int lo = hexval(k->data[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				return fail(-EINVAL, "a hex key has 64 hex "
+				    "digits");
+			out[i] = (uint8_t)(hi << 4 | lo);
+		}
+		*n = 32;
+		return 0;
+	}
+	if (strcmp(fmt, "raw") == 0) {
+		if (k->len != 32)
+			return fail(-EINVAL, "a raw key has 32 bytes");
+		memcpy(out, k->data, 32);
+		*n = 32;
+		return 0;
+	}
+	return fail(COFFER_EBADPROP, "bad keyformat '%s'", fmt);
+}
+
+/* NOT cryptographic: FNV-1a, standing in for unwrapping. */
+static uint64_t key_hash(const char *fmt, const uint8_t *b, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (const char *c = fmt; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int slot_make(struct slot *s, const char *fmt, const char *pbkdf,
+    uint64_t iters, const coffer_key_t *k)
+{
+	uint8_t b[512];
+	size_t n;
+	int rc = key_bytes(fmt, k, b, &n);
+	if (rc < 0)
+		return rc;
+	memset(s, 0, sizeof(*s));
+	s->used = 1;
+	snprintf(s->fmt, sizeof(s->fmt), "%s", fmt);
+	if (strcmp(fmt, "passphrase") != 0) {
+		snprintf(s->kdf, sizeof(s->kdf), "none");
+	} else if (strcmp(pbkdf, "pbkdf2") == 0) {
+		snprintf(s->kdf, sizeof(s->kdf), "pbkdf2");
+		s->iters = iters;
+	} else {
+		snprintf(s->kdf, sizeof(s->kdf), "argon2id");
+		s->iters = 3;
+		s->mem = 65536;
+		s->lanes = 4;
+	}
+	s->created = (uint64_t)time(NULL);
+	s->hash = key_hash(fmt, b, n);
+	memset(b, 0, sizeof(b));
+	return 0;
+}
+
+/* Canonical value of a key property, or a negative code. */
+static int key_prop(const char *name, const char *v, char *out, size_t n)
+{
+	const cf_propdef_t *pd = cf_prop_find(name);
+	const char *why = NULL;
+	uint64_t num;
+	if (cf_prop_parse(pd, v, &num, out, n, &why) < 0)
+		return fail(COFFER_EBADPROP, "bad value '%s' for property "
+		    "'%s': %s", v, name, why);
+	if (pd->type == CF_PTYPE_NUMBER)
+		snprintf(out, n, "%llu", (unsigned long long)num);
+	return 0;
+}
+
+static int crypt_create_check(coffer_pool_t *p, const char *name,
+    const char *const *props, const coffer_key_t *key, int *newroot)
+{
+	const char *e = kv(props, "encryption"), *kf = kv(props, "keyformat");
+	char par[256], canon[64];
+	uint8_t b[512];
+	size_t n;
+
+	*newroot = 0;
+	if (parent_of(name, par, sizeof(par)) != 0)
+		return fail(COFFER_EBADNAME, NULL);
+	int pe = strcmp(crypt_of(p, par), "off") != 0;
+	if (kf && strcasecmp(kf, "none") != 0) {
+		int rc = key_prop("keyformat", kf, canon, sizeof(canon));
+		if (rc < 0)
+			return rc;
+		if (e && strcasecmp(e, "off") == 0)
+			return fail(COFFER_EBADPROP, "keyformat needs "
+			    "encryption");
+		if (!key)
+			return fail(COFFER_EBADPROP, "a new encryption root "
+			    "needs a key");
+		rc = key_bytes(canon, key, b, &n);
+		memset(b, 0, sizeof(b));
+		if (rc < 0)
+			return rc;
+		*newroot = 1;
+		return 0;
+	}
+	if (kv(props, "keylocation") || kv(props, "pbkdf") ||
+	    kv(props, "pbkdf2iters"))
+		return fail(COFFER_EBADPROP, "keylocation, pbkdf and "
+		    "pbkdf2iters are properties of encryption roots: give "
+		    "keyformat too");
+	if (key)
+		return fail(COFFER_EBADPROP, "a key needs keyformat");
+	if (pe) {
+		if (e && strcasecmp(e, "off") == 0)
+			return fail(COFFER_EBADPROP, "cannot create an "
+			    "unencrypted dataset under encrypted '%s'", par);
+		struct ds *r = root_of(p, par);
+		if (!r || !key_loaded(p, r))
+			return fail(COFFER_ENOKEY, "the key of '%s' is not "
+			    "loaded", r ? r->name : par);
+		return 0;
+	}
+	if (e && strcasecmp(e, "off") != 0)
+		return fail(COFFER_EBADPROP, "keyformat must be specified for "
+		    "a new encryption root");
+	return 0;
+}
+
+static int crypt_create_finish(coffer_pool_t *p, struct ds *d, int newroot,
+    const coffer_key_t *key)
+{
+	if (!newroot)
+		return 0;
+	if (!d->props[CF_PROP_ENCRYPTION])
+		set_prop(d, CF_PROP_ENCRYPTION, "on");
+	if (!d->props[CF_PROP_KEYLOCATION])
+		set_prop(d, CF_PROP_KEYLOCATION, "prompt");
+	const char *pb = d->props[CF_PROP_PBKDF];
+	const char *it = d->props[CF_PROP_PBKDF2ITERS];
+	int rc = slot_make(&d->slots[0], d->props[CF_PROP_KEYFORMAT],
+	    pb ? pb : "argon2id", it ? strtoull(it, NULL, 10) : 350000, key);
+	if (rc < 0)
+		return rc;
+	/* like zfs create: the new root's key stays loaded */
+	set_loaded(p, d, 1, 1);
+	return 0;
+}
+
+static int crypt_prop_get(coffer_pool_t *p, struct ds *d,
+    const cf_propdef_t *pd, coffer_propval_t *out)
+{
+	struct ds *r = root_of(p, d->name);
+	uint64_t num = 0;
+	const char *str = NULL;
+
+	out->source = COFFER_SRC_NONE;
+	switch (pd->id) {
+	case CF_PROP_ENCRYPTIONROOT:
+		str = r ? r->name : "-";
+		break;
+	case CF_PROP_KEYSTATUS:
+		num = !r ? CF_KEYSTATUS_NONE : key_loaded(p, r) ?
+		    CF_KEYSTATUS_AVAILABLE : CF_KEYSTATUS_UNAVAILABLE;
+		break;
+	default:
+		if (!r || head_of(p, d) == r)
+			return 1;
+		/* a child shows its root's */
+		str = r->props[pd->id] ? r->props[pd->id] : pd->def_str;
+		if (pd->type == CF_PTYPE_NUMBER) {
+			num = str ? strtoull(str, NULL, 10) : pd->def_num;
+			str = NULL;
+		}
+		break;
+	}
+	cf_prop_format(pd, num, str, 0, out->value, sizeof(out->value));
+	cf_prop_format(pd, num, str, 1, out->raw, sizeof(out->raw));
+	return 0;
+}
+
+static int crypt_open_check(coffer_pool_t *p, struct ds *d)
+{
+	struct ds *r = root_of(p, d->name);
+	if (r && !key_loaded(p, r))
+		return fail(COFFER_ENOKEY, NULL);
+	return 0;
+}
+
+static void crypt_forget(coffer_pool_t *p, struct ds *d)
+{
+	if (is_root(d))
+		set_loaded(p, d, 0, 1);
+}
+
+static int check_keylocation(coffer_pool_t *p, struct ds *d,
+    const char *value)
+{
+	struct ds *r = root_of(p, d->name);
+	if (!r)
+		return fail(COFFER_EBADPROP, "cannot set property "
+		    "'keylocation': '%s' is not encrypted", d->name);
+	if (r != d)
+		return fail(COFFER_EBADPROP, "cannot set property "
+		    "'keylocation': '%s' uses the key of its encryption root "
+		    "'%s'", d->name, r->name);
+	if (strcmp(value, "none") == 0)
+		return fail(COFFER_EBADPROP, "cannot set property "
+		    "'keylocation': an encryption root needs 'prompt' or a "
+		    "file:// location");
+	return 0;
+}
+
+/* The root of `ds` for a key operation, or a negative code. */
+static int key_target(coffer_pool_t *p, const char *ds, int want_root,
+    struct ds **dout, struct ds **rout)
+{
+	struct ds *d = find_ds(p, ds);
+	if (!d)
+		return fail(COFFER_ENODS, NULL);
+	struct ds *r = root_of(p, ds);
+	if (!r)
+		return fail(-EINVAL, "'%s' is not encrypted", ds);
+	if (want_root && r != d)
+		return fail(-EINVAL, "'%s' is not an encryption root (its "
+		    "root is '%s')", ds, r->name);
+	*dout = d;
+	*rout = r;
+	return 0;
+}
+
+int coffer_load_key(coffer_pool_t *p, const char *ds, const coffer_key_t *key,
+    int flags)
+{
+	struct ds *d, *r;
+	int rc = key_target(p, ds, 0, &d, &r);
+	if (rc < 0)
+		return rc;
+	if (key_loaded(p, r) && !(flags & COFFER_KEY_NOOP))
+		return fail(COFFER_EEXIST, "the key of '%s' is loaded",
+		    r->name);
+	if (!key || !key->data)
+		return fail(-EINVAL, "no key given");
+	int match = 0;
+	for (int i = 0; i < COFFER_MAX_KEY_SLOTS; i++) {
+		uint8_t b[512];
+		size_t n;
+		if (!r->slots[i].used)
+			continue;
+		/* a key that cannot be of this slot's format: no match */
+		if (key_bytes(r->slots[i].fmt, key, b, &n) == 0 &&
+		    key_hash(r->slots[i].fmt, b, n) == r->slots[i].hash)
+			match = 1;
+		memset(b, 0, sizeof(b));
+	}
+	if (!match)
+		return fail(COFFER_EWRONGKEY, NULL);
+	if (!(flags & COFFER_KEY_NOOP))
+		set_loaded(p, r, 1, flags & COFFER_KEY_PERSIST);
+	return fail(0, NULL);
+}
+
+int coffer_unload_key(coffer_pool_t *p, const char *ds)
+{
+	struct ds *d, *r;
+	int rc = key_target(p, ds, 0, &d, &r);
+	if (rc < 0)
+		return rc;
+	if (!key_loaded(p, r))
+		return fail(COFFER_ENOKEY, NULL);
+	for (int i = 0; i < p->nopen; i++)
+		if (root_of(p, p->open[i]) == r)
+			return fail(COFFER_EBUSY, "'%s' is open in this "
+			    "process", p->open[i]);
+	set_loaded(p, r, 0, 1);
+	return 0;
+}
+
+int coffer_change_key(coffer_pool_t *p, const char *ds,
+    const char *const *props, const coffer_key_t *newkey, int inherit)
+{
+	struct ds *d, *r;
+	char kf[64], kl[600], pb[64], it[64];
+	struct slot ns;
+
+	if (p->rdonly)
+		return fail(COFFER_EREADONLY, NULL);
+	int rc = key_target(p, ds, 0, &d, &r);
+	if (rc < 0)
+		return rc;
+	if (d->type == COFFER_TYPE_SNAPSHOT)
+		return fail(-EINVAL, "snapshots use their dataset's key");
+	if (!key_loaded(p, r))
+		return fail(COFFER_ENOKEY, "the key of '%s' is not loaded",
+		    r->name);
+	if (inherit) {
+		char par[256];
+		if (r != d)
+			return fail(-EINVAL, "'%s' is not an encryption root",
+			    ds);
+		struct ds *pr = parent_of(ds, par, sizeof(par)) == 0 ?
+		    root_of(p, par) : NULL;
+		if (!pr)
+			return fail(-EINVAL, "the parent of '%s' is not "
+			    "encrypted", ds);
+		if (!key_loaded(p, pr))
+			return fail(COFFER_ENOKEY, "the key of '%s' is not "
+			    "loaded", pr->name);
+		set_loaded(p, d, 0, 1);
+		set_prop(d, CF_PROP_KEYFORMAT, NULL);
+		set_prop(d, CF_PROP_KEYLOCATION, NULL);
+		set_prop(d, CF_PROP_PBKDF, NULL);
+		set_prop(d, CF_PROP_PBKDF2ITERS, NULL);
+		memset(d->slots, 0, sizeof(d->slots));
+		return 0;
+	}
+	snprintf(kf, sizeof(kf), "%s", r->props[CF_PROP_KEYFORMAT]);
+	snprintf(kl, sizeof(kl), "%s", r->props[CF_PROP_KEYLOCATION] ?
+	    r->props[CF_PROP_KEYLOCATION] : "prompt");
+	snprintf(pb, sizeof(pb), "%s", r->props[CF_PROP_PBKDF] ?
+	    r->props[CF_PROP_PBKDF] : "argon2id");
+	snprintf(it, sizeof(it), "%s", r->props[CF_PROP_PBKDF2ITERS] ?
+	    r->props[CF_PROP_PBKDF2ITERS] : "350000");
+	if (kv(props, "keyformat") && (rc = key_prop("keyformat",
+	    kv(props, "keyformat"), kf, sizeof(kf))) < 0)
+		return rc;
+	if (strcmp(kf, "none") == 0)
+		return fail(COFFER_EBADPROP, "keyformat=none: use "
+		    "reencrypt --decrypt");
+	if (kv(props, "keylocation") && (rc = key_prop("keylocation",
+	    kv(props, "keylocation"), kl, sizeof(kl))) < 0)
+		return rc;
+	if (kv(props, "pbkdf") && (rc = key_prop("pbkdf", kv(props, "pbkdf"),
+	    pb, sizeof(pb))) < 0)
+		return rc;
+	if (kv(props, "pbkdf2iters") && (rc = key_prop("pbkdf2iters",
+	    kv(props, "pbkdf2iters"), it, sizeof(it))) < 0)
+		return rc;
+	rc = slot_make(&ns, kf, pb, strtoull(it, NULL, 10), newkey);
+	if (rc < 0)
+		return rc;
+	set_prop(d, CF_PROP_KEYFORMAT, kf);
+	set_prop(d, CF_PROP_KEYLOCATION, kl);
+	set_prop(d, CF_PROP_PBKDF, pb);
+	set_prop(d, CF_PROP_PBKDF2ITERS, it);
+	memset(d->slots, 0, sizeof(d->slots));
+	d->slots[0] = ns;
+	if (d != r)
+		set_loaded(p, d, 1, 1);         /* a new root */
+	return 0;
+}
+
+int coffer_key_slot_add(coffer_pool_t *p, const char *ds,
+    const char *const *props, const coffer_key_t *newkey)
+{
+	struct ds *d, *r;
+	char kf[64], pb[64] = "argon2id", it[64] = "350000";
+
+	if (p->rdonly)
+		return fail(COFFER_EREADONLY, NULL);
+	int rc = key_target(p, ds, 1, &d, &r);
+	if (rc < 0)
+		return rc;
+	if (!key_loaded(p, r))
+		return fail(COFFER_ENOKEY, NULL);
+	if (kv(props, "keylocation"))
+		return fail(COFFER_EBADPROP, "key slots have no keylocation");
+	snprintf(kf, sizeof(kf), "%s", r->props[CF_PROP_KEYFORMAT]);
+	if (kv(props, "keyformat") && (rc = key_prop("keyformat",
+	    kv(props, "keyformat"), kf, sizeof(kf))) < 0)
+		return rc;
+	if (kv(props, "pbkdf") && (rc = key_prop("pbkdf", kv(props, "pbkdf"),
+	    pb, sizeof(pb))) < 0)
+		return rc;
+	if (kv(props, "pbkdf2iters") && (rc = key_prop("pbkdf2iters",
+	    kv(props, "pbkdf2iters"), it, sizeof(it))) < 0)
+		return rc;
+	for (int i = 0; i < COFFER_MAX_KEY_SLOTS; i++) {
+		if (r->slots[i].used)
+			continue;
+		rc = slot_make(&r->slots[i], kf, pb, strtoull(it, NULL, 10),
+		    newkey);
+		return rc < 0 ? rc : i;
+	}
+	return fail(-ENOSPC, "an encryption root has at most %d key slots",
+	    COFFER_MAX_KEY_SLOTS);
+}
+
+int coffer_key_slot_remove(coffer_pool_t *p, const char *ds, int slot)
+{
+	struct ds *d, *r;
+	int used = 0;
+
+	if (p->rdonly)
+		return fail(COFFER_EREADONLY, NULL);
+	int rc = key_target(p, ds, 1, &d, &r);
+	if (rc < 0)
+		return rc;
+	if (!key_loaded(p, r))
+		return fail(COFFER_ENOKEY, NULL);
+	if (slot < 0 || slot >= COFFER_MAX_KEY_SLOTS || !r->slots[slot].used)
+		return fail(-ENOENT, "'%s' has no key slot %d", ds, slot);
+	for (int i = 0; i < COFFER_MAX_KEY_SLOTS; i++)
+		used += r->slots[i].used;
+	if (used == 1)
+		return fail(-EINVAL, "slot %d is the last key slot; use "
+		    "change-key to replace it", slot);
+	memset(&r->slots[slot], 0, sizeof(r->slots[slot]));
+	return 0;
+}
+
+int coffer_key_slot_list(coffer_pool_t *p, const char *ds,
+    int (*cb)(const coffer_slot_info_t *info, void *arg), void *arg)
+{
+	struct ds *d, *r;
+	int n = 0;
+	int rc = key_target(p, ds, 1, &d, &r);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < COFFER_MAX_KEY_SLOTS; i++) {
+		const struct slot *s = &r->slots[i];
+		coffer_slot_info_t in;
+		if (!s->used)
+			continue;
+		memset(&in, 0, sizeof(in));
+		in.slot = i;
+		snprintf(in.keyformat, sizeof(in.keyformat), "%s", s->fmt);
+		snprintf(in.kdf, sizeof(in.kdf), "%s", s->kdf);
+		in.iters = s->iters;
+		in.mem_kib = s->mem;
+		in.lanes = s->lanes;
+		in.created = s->created;
+		n++;
+		if (cb && cb(&in, arg))
+			break;
+	}
+	return n;
 }

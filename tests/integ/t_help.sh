@@ -9,7 +9,7 @@ man=$(cd "$(dirname "$0")/../../docs/man" && pwd) ||
 
 step "collect the synopses from coffer help"
 okout coffer help
-printf '%s\n' "$OUT" | sed -n 's/^  \([a-z-]*\)  .*/\1/p; s/^  \(pool [a-z-]*\) .*/\1/p' |
+printf '%s\n' "$OUT" | sed -n 's/^  \([a-z-]*\)  .*/\1/p; s/^  \(pool [a-z-]*\) .*/\1/p; s/^  \(key-slot [a-z-]*\) .*/\1/p' |
     sort -u >"$T/commands"
 [ "$(wc -l <"$T/commands")" -gt 20 ] || fail "too few commands in: $OUT"
 : >"$T/usages"

@@ -281,6 +281,205 @@ static void test_check_set(void)
 	CHECK_OK(cf_prop_check_set(P("volsize"), COFFER_TYPE_VOLUME, 0, NULL));
 }
 
+static void test_encryption(void)
+{
+	static const struct {
+		const char *name;
+		uint64_t code;
+	} suites[] = {
+		{ "off", CF_CRYPT_OFF },
+		{ "aes-128-ccm", 1 }, { "aes-192-ccm", 2 },
+		{ "aes-256-ccm", 3 }, { "aes-128-gcm", 4 },
+		{ "aes-192-gcm", 5 }, { "aes-256-gcm", 6 },
+		{ "chacha20-poly1305", 7 },
+	};
+	const cf_propdef_t *e = P("encryption");
+	char s[64], out[64];
+	uint64_t v = 99;
+	const char *why = NULL;
+
+	CHECK(e != NULL && e->id == CF_PROP_ENCRYPTION);
+	CHECK(e->flags & CF_PF_INHERIT);
+	CHECK(e->flags & CF_PF_CREATEONLY);
+	CHECK(!(e->flags & CF_PF_READONLY));
+	CHECK(e->type == CF_PTYPE_INDEX);
+	CHECK(e->def_num == CF_CRYPT_OFF && strcmp(e->def_str, "off") == 0);
+	CHECK(cf_prop_applies(e, COFFER_TYPE_SNAPSHOT));
+	CHECK(cf_prop_applies(e, COFFER_TYPE_VOLUME));
+	/* the codes are the crypto layer's suite numbers */
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		CHECK_OK(cf_prop_parse(e, suites[i].name, &v, s, sizeof(s),
+		    NULL));
+		CHECK(v == suites[i].code);
+		CHECK(strcmp(s, suites[i].name) == 0);
+		CHECK(cf_prop_effective(e, v) == v);
+		cf_prop_format(e, v, NULL, 0, out, sizeof(out));
+		CHECK(strcmp(out, suites[i].name) == 0);
+	}
+	CHECK(CF_CRYPT_AES_256_GCM == 6 && CF_CRYPT_CHACHA20_POLY1305 == 7);
+	/* "on" is stored and shown as set, and means aes-256-gcm */
+	CHECK_OK(cf_prop_parse(e, "ON", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_CRYPT_ON && strcmp(s, "on") == 0);
+	CHECK(v != CF_CRYPT_AES_256_GCM);
+	CHECK(cf_prop_effective(e, v) == CF_CRYPT_AES_256_GCM);
+	cf_prop_format(e, CF_CRYPT_ON, NULL, 0, out, sizeof(out));
+	CHECK(strcmp(out, "on") == 0);
+	CHECK_OK(cf_prop_parse(e, "AES-128-GCM", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_CRYPT_AES_128_GCM && strcmp(s, "aes-128-gcm") == 0);
+	CHECK_RC(cf_prop_parse(e, "aes-512-gcm", &v, s, sizeof(s), &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "chacha20-poly1305"));
+	CHECK_RC(cf_prop_parse(e, "aes", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(e, "", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(e, "chacha20-poly1305-and-then-some-more",
+	    &v, s, sizeof(s), NULL), COFFER_EBADPROP);
+
+	/* given at creation; set says to use reencrypt */
+	CHECK_OK(cf_prop_check_set(e, COFFER_TYPE_FILESYSTEM, 1, NULL));
+	CHECK_OK(cf_prop_check_set(e, COFFER_TYPE_VOLUME, 1, NULL));
+	why = NULL;
+	CHECK_RC(cf_prop_check_set(e, COFFER_TYPE_FILESYSTEM, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strcmp(why, "encryption is fixed at creation; use "
+	    "'coffer reencrypt' to change it") == 0);
+	CHECK_RC(cf_prop_check_set(e, COFFER_TYPE_VOLUME, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "coffer reencrypt"));
+	CHECK_RC(cf_prop_check_set(e, COFFER_TYPE_SNAPSHOT, 0, &why),
+	    COFFER_EBADPROP);
+}
+
+static void test_key_props(void)
+{
+	const cf_propdef_t *kf = P("keyformat"), *kl = P("keylocation");
+	const cf_propdef_t *pb = P("pbkdf"), *it = P("pbkdf2iters");
+	const cf_propdef_t *er = P("encryptionroot"), *ks = P("keystatus");
+	char s[600], out[64];
+	uint64_t v = 0;
+	const char *why = NULL;
+
+	CHECK(kf && kl && pb && it && er && ks);
+
+	/* keyformat: create-only, changed by change-key only */
+	CHECK(kf->flags & CF_PF_CREATEONLY);
+	CHECK(!(kf->flags & CF_PF_INHERIT));
+	CHECK(strcmp(kf->def_str, "none") == 0);
+	CHECK_OK(cf_prop_parse(kf, "passphrase", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_KEYFORMAT_PASSPHRASE);
+	CHECK_OK(cf_prop_parse(kf, "HEX", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_KEYFORMAT_HEX && strcmp(s, "hex") == 0);
+	CHECK_OK(cf_prop_parse(kf, "raw", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_KEYFORMAT_RAW);
+	CHECK_OK(cf_prop_parse(kf, "none", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_KEYFORMAT_NONE);
+	CHECK_RC(cf_prop_parse(kf, "password", &v, s, sizeof(s), &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "passphrase"));
+	CHECK_OK(cf_prop_check_set(kf, COFFER_TYPE_FILESYSTEM, 1, NULL));
+	why = NULL;
+	CHECK_RC(cf_prop_check_set(kf, COFFER_TYPE_FILESYSTEM, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "'coffer change-key'"));
+
+	/* keylocation: settable */
+	CHECK(!(kl->flags & (CF_PF_CREATEONLY | CF_PF_READONLY |
+	    CF_PF_INHERIT)));
+	CHECK(kl->type == CF_PTYPE_STRING);
+	CHECK_OK(cf_prop_check_set(kl, COFFER_TYPE_FILESYSTEM, 0, NULL));
+	CHECK_OK(cf_prop_check_set(kl, COFFER_TYPE_VOLUME, 0, NULL));
+	CHECK_OK(cf_prop_parse(kl, "prompt", &v, s, sizeof(s), NULL));
+	CHECK(strcmp(s, "prompt") == 0);
+	CHECK_OK(cf_prop_parse(kl, "none", &v, s, sizeof(s), NULL));
+	CHECK_OK(cf_prop_parse(kl, "file:///etc/coffer/tank.key", &v, s,
+	    sizeof(s), NULL));
+	CHECK(strcmp(s, "file:///etc/coffer/tank.key") == 0);
+	CHECK_OK(cf_prop_parse(kl, "file:///k", &v, s, sizeof(s), NULL));
+	CHECK_OK(cf_prop_parse(kl, "file:///a b/%20", &v, s, sizeof(s),
+	    NULL));
+	CHECK_RC(cf_prop_parse(kl, "file://host/k", &v, s, sizeof(s), &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "file:///absolute/path"));
+	CHECK_RC(cf_prop_parse(kl, "file://k", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "file:///", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "file:///dir/", &v, s, sizeof(s), &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "directory"));
+	/* control characters would reach the terminal through get */
+	CHECK_RC(cf_prop_parse(kl, "file:///a\nb", &v, s, sizeof(s), &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "control"));
+	CHECK_RC(cf_prop_parse(kl, "file:///a\x01", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "file:///a\tb", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "file:///a\x7f", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "/etc/k", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "Prompt", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "https://example.com/k", &v, s, sizeof(s),
+	    NULL), COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(kl, "", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+
+	/* pbkdf, pbkdf2iters: create-only, changed by change-key */
+	CHECK(pb->flags & CF_PF_CREATEONLY);
+	CHECK(strcmp(pb->def_str, "argon2id") == 0);
+	CHECK(pb->def_num == CF_PBKDF_ARGON2ID);
+	CHECK_OK(cf_prop_parse(pb, "PBKDF2", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_PBKDF_PBKDF2 && strcmp(s, "pbkdf2") == 0);
+	CHECK_RC(cf_prop_parse(pb, "scrypt", &v, s, sizeof(s), NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_check_set(pb, COFFER_TYPE_FILESYSTEM, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "change-key"));
+	CHECK(it->flags & CF_PF_CREATEONLY);
+	CHECK(it->def_num == 350000);
+	CHECK_OK(cf_prop_parse(it, "350000", &v, NULL, 0, NULL));
+	CHECK(v == 350000);
+	CHECK_OK(cf_prop_parse(it, "2147483647", &v, NULL, 0, NULL));
+	CHECK_RC(cf_prop_parse(it, "349999", &v, NULL, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "350000"));
+	CHECK_RC(cf_prop_parse(it, "2147483648", &v, NULL, 0, NULL),
+	    COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(it, "1M", &v, NULL, 0, NULL), COFFER_EBADPROP);
+	CHECK_RC(cf_prop_parse(it, "0", &v, NULL, 0, NULL), COFFER_EBADPROP);
+	CHECK_RC(cf_prop_check_set(it, COFFER_TYPE_VOLUME, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "change-key"));
+	cf_prop_format(it, 350000, NULL, 0, out, sizeof(out));
+	CHECK(strcmp(out, "350000") == 0);
+
+	/* computed, read-only */
+	CHECK(er->flags & CF_PF_READONLY);
+	CHECK(er->type == CF_PTYPE_STRING);
+	CHECK(cf_prop_applies(er, COFFER_TYPE_SNAPSHOT));
+	CHECK_RC(cf_prop_check_set(er, COFFER_TYPE_FILESYSTEM, 1, &why),
+	    COFFER_EBADPROP);
+	CHECK(why && strstr(why, "read-only"));
+	CHECK(ks->flags & CF_PF_READONLY);
+	CHECK(cf_prop_applies(ks, COFFER_TYPE_SNAPSHOT));
+	CHECK_RC(cf_prop_check_set(ks, COFFER_TYPE_FILESYSTEM, 0, &why),
+	    COFFER_EBADPROP);
+	CHECK_OK(cf_prop_parse(ks, "available", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_KEYSTATUS_AVAILABLE);
+	CHECK_OK(cf_prop_parse(ks, "unavailable", &v, s, sizeof(s), NULL));
+	CHECK(v == CF_KEYSTATUS_UNAVAILABLE);
+	cf_prop_format(ks, CF_KEYSTATUS_NONE, NULL, 0, out, sizeof(out));
+	CHECK(strcmp(out, "none") == 0);
+
+	/* other create-only properties keep the generic reason */
+	CHECK_RC(cf_prop_check_set(P("volblocksize"), COFFER_TYPE_VOLUME, 0,
+	    &why), COFFER_EBADPROP);
+	CHECK(why && strcmp(why, "property can only be set at creation") == 0);
+}
+
 void test_main(void)
 {
 	RUN(test_table_consistent);
@@ -291,4 +490,6 @@ void test_main(void)
 	RUN(test_format);
 	RUN(test_ratio_parse);
 	RUN(test_check_set);
+	RUN(test_encryption);
+	RUN(test_key_props);
 }
