@@ -877,6 +877,31 @@ int dsl_crypt_sync(dsl_pool_t *dp, uint64_t txg)
 	return err;
 }
 
+typedef struct kid_objs {
+	uint64_t *v;
+	size_t n, cap;
+} kid_objs_t;
+
+static int kid_obj_cb(const char *key, const void *val, size_t vlen,
+    uint64_t next, void *arg)
+{
+	kid_objs_t *k = arg;
+	(void)key;
+	(void)next;
+	if (vlen != 8)
+		return CF_CORRUPT();
+	if (k->n == k->cap) {
+		size_t nc = k->cap ? k->cap * 2 : 16;
+		uint64_t *nv = realloc(k->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		k->v = nv;
+		k->cap = nc;
+	}
+	k->v[k->n++] = le64_get(val);
+	return 0;
+}
+
 /* ---- creating encrypted datasets ------------------------------------------------- */
 
 
@@ -1135,6 +1160,12 @@ int dsl_crypt_create_sync(dsl_pool_t *dp, cf_tx_t *tx, crypt_plan_t *p,
 			nk->next = dp->keyroots;
 			dp->keyroots = nk;
 			pthread_mutex_unlock(&dp->key_lock);
+			/* a new root's key stays loaded, as after load-key */
+			char desc[96];
+			keyring_desc(dp, rec.guid, desc, sizeof(desc));
+			if (cf_keyring_store(desc, kr, 32) != 0)
+				cf_log(COFFER_LOG_WARN, "cannot keep the new key "
+				    "in the kernel keyring");
 		}
 	}
 	if (!err) {
@@ -1188,8 +1219,12 @@ int dsl_crypt_destroy_sync(dsl_pool_t *dp, cf_tx_t *tx, const dirrec_t *r)
 		}
 	}
 	pthread_mutex_unlock(&dp->key_lock);
-	if (rec.keystore)
+	if (rec.keystore) {
+		char desc[96];
+		keyring_desc(dp, rec.guid, desc, sizeof(desc));
+		cf_keyring_remove(desc);
 		err = cf_obj_free(dp->mos, tx, rec.keystore);
+	}
 	if (!err)
 		err = cf_obj_free(dp->mos, tx, r->keyrec);
 	return err;
@@ -1368,7 +1403,7 @@ int dsl_unload_key(dsl_pool_t *dp, const char *name)
 	err = dsl_pool_sync(dp);
 	if (err)
 		return err;
-	err = dsl_close_unheld(dp, rootdir);
+	err = dsl_close_unheld(dp, rootdir);     /* works read-only too */
 	if (err)
 		return err;
 	pthread_mutex_lock(&dp->key_lock);
@@ -1400,36 +1435,27 @@ struct keychange {
 	const char *const *props;
 };
 
-typedef struct kid_objs {
-	uint64_t *v;
-	size_t n, cap;
-} kid_objs_t;
-
-static int kid_obj_cb(const char *key, const void *val, size_t vlen,
-    uint64_t next, void *arg)
+/* Rewrap every key record under rootdir from kr to newkr (and move them
+ * to newroot).  Sync context. */
+static int guid_add(kid_objs_t *g, uint64_t v)
 {
-	kid_objs_t *k = arg;
-	(void)key;
-	(void)next;
-	if (vlen != 8)
-		return CF_CORRUPT();
-	if (k->n == k->cap) {
-		size_t nc = k->cap ? k->cap * 2 : 16;
-		uint64_t *nv = realloc(k->v, nc * sizeof(*nv));
+	if (!g)
+		return 0;
+	if (g->n == g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : 16;
+		uint64_t *nv = realloc(g->v, nc * sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
-		k->v = nv;
-		k->cap = nc;
+		g->v = nv;
+		g->cap = nc;
 	}
-	k->v[k->n++] = le64_get(val);
+	g->v[g->n++] = v;
 	return 0;
 }
 
-/* Rewrap every key record under rootdir from kr to newkr (and move them
- * to newroot).  Sync context. */
 static int rewrap_tree(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
     uint64_t rootdir, uint64_t newroot, const uint8_t *kr,
-    const uint8_t *newkr, int depth)
+    const uint8_t *newkr, int depth, kid_objs_t *guids)
 {
 	dirrec_t r;
 	int err = dir_read(dp, dirobj, &r);
@@ -1439,6 +1465,8 @@ static int rewrap_tree(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
 		return 0;       /* a different root below: untouched */
 	keyrec_t rec;
 	err = kr_load(dp, r.keyrec, &rec);
+	if (!err)
+		err = guid_add(guids, rec.guid);
 	uint8_t *keys = cf_secure_alloc(64);
 	if (!keys)
 		err = err ? err : -ENOMEM;
@@ -1474,9 +1502,96 @@ static int rewrap_tree(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
 		    &kids);
 	for (size_t i = 0; i < kids.n && !err; i++)
 		err = rewrap_tree(dp, tx, kids.v[i], rootdir, newroot, kr,
-		    newkr, depth + 1);
+		    newkr, depth + 1, guids);
 	free(kids.v);
 	return err;
+}
+
+/*
+ * change-key on a dataset that inherits its key: it becomes an
+ * encryption root of its own (as in OpenZFS), with its subtree.
+ */
+static int split_root(dsl_pool_t *dp, cf_tx_t *tx, struct keychange *c,
+    uint64_t dirobj, uint64_t rootdir, dsl_keyroot_t *k)
+{
+	kid_objs_t guids = { 0 };
+	dirrec_t r;
+	keyrec_t rec;
+	keystore_t ks;
+	uint64_t ksobj;
+	int err = rewrap_tree(dp, tx, dirobj, rootdir, dirobj, k->kr, c->newkr,
+	    0, &guids);
+	if (!err)
+		err = dir_read(dp, dirobj, &r);
+	if (!err)
+		err = kr_load(dp, r.keyrec, &rec);
+	if (err) {
+		free(guids.v);
+		return err;
+	}
+	dsl_keyroot_t *nk = calloc(1, sizeof(*nk));
+	if (nk)
+		nk->kr = cf_secure_alloc(32);
+	if (!nk || !nk->kr) {
+		kroot_free(nk);
+		free(guids.v);
+		return -ENOMEM;
+	}
+	memcpy(nk->kr, c->newkr, 32);
+	nk->dirobj = dirobj;
+	nk->guid = rec.guid;
+	/* the subtree's ledger entries move to the new root */
+	pthread_mutex_lock(&dp->key_lock);
+	for (size_t i = 0; i < guids.n && !err; i++)
+		for (size_t j = 0; j < k->nledger; j++)
+			if (k->ledger[j].guid == guids.v[i]) {
+				err = ledger_put(nk, guids.v[i],
+				    k->ledger[j].txg, k->ledger[j].cksum);
+				ledger_drop(k, guids.v[i]);
+				break;
+			}
+	pthread_mutex_unlock(&dp->key_lock);
+	free(guids.v);
+	memset(&ks, 0, sizeof(ks));
+	ks.guid = rec.guid;
+	ks.nslots = 1;
+	ks.slots[0] = c->slot;
+	uint8_t w[32];
+	memcpy(w, c->slot.wrapped, 32);
+	if (!err)
+		err = slot_wrap(&ks.slots[0], ks.guid, w, c->newkr);
+	cf_wipe(w, sizeof(w));
+	ks.ent = nk->ledger;
+	ks.nent = nk->nledger;
+	ks.ledger_txg = tx->txg;
+	if (!err)
+		err = ledger_mac(c->newkr, ks.guid, tx->txg, ks.ent, ks.nent,
+		    ks.ledger_mac);
+	if (!err)
+		err = cf_obj_alloc(dp->mos, tx, CF_OT_KEYSTORE, 4096, &ksobj);
+	if (!err)
+		err = ks_store(dp, tx, ksobj, &ks);
+	ks.ent = NULL;
+	if (!err) {
+		rec.keystore = ksobj;
+		err = kr_store(dp, tx, r.keyrec, &rec);
+	}
+	cf_wipe(&rec, sizeof(rec));
+	cf_wipe(&ks, sizeof(ks));
+	if (err) {
+		kroot_free(nk);
+		return err;
+	}
+	pthread_mutex_lock(&dp->key_lock);
+	nk->next = dp->keyroots;
+	dp->keyroots = nk;
+	pthread_mutex_unlock(&dp->key_lock);
+	char desc[96];
+	keyring_desc(dp, nk->guid, desc, sizeof(desc));
+	if (cf_keyring_store(desc, c->newkr, 32) != 0)
+		cf_log(COFFER_LOG_WARN, "cannot keep the new key in the kernel "
+		    "keyring");
+	return 0;
 }
 
 static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
@@ -1524,7 +1639,7 @@ static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			return COFFER_ENOKEY;
 		}
 		err = rewrap_tree(dp, &tx, dirobj, rootdir, pr.encroot, k->kr,
-		    pk->kr, 0);
+		    pk->kr, 0, NULL);
 		if (err)
 			return err;
 		/* the datasets' ledger entries move to the parent's root */
@@ -1541,6 +1656,8 @@ static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		kroot_free(k);
 		return err;
 	}
+	if (c->op == 1 && dirobj != rootdir)
+		return split_root(dp, &tx, c, dirobj, rootdir, k);
 	err = root_keystore(dp, rootdir, &ksobj);
 	keystore_t ks;
 	if (!err)
@@ -1552,7 +1669,7 @@ static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	if (c->op == 1) {
 		/* a new root key; every key record re-wrapped; one slot */
 		err = rewrap_tree(dp, &tx, rootdir, rootdir, rootdir, k->kr,
-		    c->newkr, 0);
+		    c->newkr, 0, NULL);
 		memset(ks.slots, 0, sizeof(ks.slots));
 		ks.slots[0] = c->slot;
 		ks.nslots = 1;
@@ -1591,10 +1708,10 @@ static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	}
 	cf_wipe(w, sizeof(w));
 	/* the ledger is re-MACed with the (possibly new) root key */
+	free(ks.ent);
+	ks.ent = NULL;
+	ks.nent = 0;
 	if (!err) {
-		free(ks.ent);
-		ks.ent = NULL;
-		ks.nent = 0;
 		pthread_mutex_lock(&dp->key_lock);
 		ks.ent = k->ledger;
 		ks.nent = k->nledger;
@@ -1787,5 +1904,37 @@ int dsl_crypt_debug_tamper_slot(dsl_pool_t *dp, cf_tx_t *tx,
 	ks.slots[0].wrapped[5] ^= 0x10;
 	err = ks_store(dp, tx, ksobj, &ks);
 	ks_free(&ks);
+	return err;
+}
+
+/* Drop every key of this pool from the kernel keyring (export). */
+static int forget_dir(dsl_pool_t *dp, uint64_t dirobj, int depth)
+{
+	dirrec_t r;
+	int err = dir_read(dp, dirobj, &r);
+	if (err || depth > 64)
+		return err;
+	if (r.keyrec && r.encroot == dirobj) {
+		keyrec_t rec;
+		if (kr_load(dp, r.keyrec, &rec) == 0) {
+			char desc[96];
+			keyring_desc(dp, rec.guid, desc, sizeof(desc));
+			cf_keyring_remove(desc);
+		}
+	}
+	kid_objs_t kids = { 0 };
+	uint64_t cookie = 0;
+	err = cf_zap_iter(dp->mos, r.children, &cookie, kid_obj_cb, &kids);
+	for (size_t i = 0; i < kids.n && !err; i++)
+		err = forget_dir(dp, kids.v[i], depth + 1);
+	free(kids.v);
+	return err;
+}
+
+int dsl_crypt_forget_all(dsl_pool_t *dp)
+{
+	pthread_rwlock_rdlock(&dp->lock);
+	int err = forget_dir(dp, dp->root_dir, 0);
+	pthread_rwlock_unlock(&dp->lock);
 	return err;
 }

@@ -534,7 +534,13 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		}
 		char val[512], str[512];
 		uint64_t from, num = 0;
-		err = prop_lookup(dp, dirobj, d, val, sizeof(val), &from);
+		/* the key properties of a dataset are its root's */
+		uint64_t pdir = dirobj;
+		if (dir.keyrec && (!strcmp(prop, "keyformat") ||
+		    !strcmp(prop, "keylocation") || !strcmp(prop, "pbkdf") ||
+		    !strcmp(prop, "pbkdf2iters")))
+			pdir = dir.encroot;
+		err = prop_lookup(dp, pdir, d, val, sizeof(val), &from);
 		if (err == -ENOENT) {
 			err = 0;
 			out->source = COFFER_SRC_DEFAULT;
@@ -606,6 +612,12 @@ static int setprop_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	if (err)
 		return err;
 	const char *why = NULL;
+	if (!strcmp(a->d->name, "keylocation") && !a->internal &&
+	    (!r.keyrec || r.encroot != dirobj)) {
+		cf_set_errdetail("cannot set property 'keylocation': '%s' is "
+		    "not an encryption root", a->name);
+		return COFFER_EBADPROP;
+	}
 	if (a->value && !a->internal &&
 	    cf_prop_check_set(a->d, (int)r.type, 0, &why)) {
 		cf_set_errdetail("cannot set property '%s': %s", a->d->name,
@@ -1036,6 +1048,12 @@ static int create_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		if (!err)
 			err = dsl_crypt_create_sync(dp, &tx, a->plan, dirobj, &r,
 			    &cs);
+		size_t vl;
+		char tmp[8];
+		if (!err && a->plan->root && cf_zap_lookup(dp->mos, r.props,
+		    "keylocation", tmp, sizeof(tmp), &vl) == -ENOENT)
+			err = cf_zap_update(dp->mos, &tx, r.props, "keylocation",
+			    "prompt", 6);
 		if (!err)
 			err = dir_write(dp, &tx, dirobj, &r);
 	}
@@ -1287,7 +1305,34 @@ static int close_unheld_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 int dsl_close_unheld(dsl_pool_t *dp, uint64_t rootdir)
 {
 	struct unheld_arg a = { rootdir };
-	return dsl_sync_task(dp, close_unheld_task, &a);
+	if (!dp->readonly)
+		return dsl_sync_task(dp, close_unheld_task, &a);
+	/* read-only: nothing is dirty, nothing to flush */
+	for (;;) {
+		dsl_dataset_t *found = NULL, **pp;
+		pthread_mutex_lock(&dp->ds_lock);
+		for (pp = &dp->open; *pp; pp = &(*pp)->next)
+			if (!(*pp)->snapshot && (*pp)->cs &&
+			    (*pp)->dir.encroot == rootdir) {
+				found = *pp;
+				if (found->refs > 0) {
+					pthread_mutex_unlock(&dp->ds_lock);
+					cf_set_errdetail("'%s' is in use",
+					    found->name);
+					return COFFER_EBUSY;
+				}
+				*pp = found->next;
+				break;
+			}
+		pthread_mutex_unlock(&dp->ds_lock);
+		if (!found)
+			return 0;
+		cf_os_close(found->os);
+		cf_buf_free(&found->dead);
+		dsl_crypt_cryptset_free(found->cs);
+		pthread_mutex_destroy(&found->acct);
+		free(found);
+	}
 }
 
 /* ---- snapshots --------------------------------------------------------------------------- */

@@ -60,6 +60,8 @@ int dsl_key_slot_add(dsl_pool_t *dp, const char *name,
     const char *const *props, const coffer_key_t *newkey) CF_MUST_CHECK;
 int dsl_key_slot_remove(dsl_pool_t *dp, const char *name, int slot)
     CF_MUST_CHECK;
+/* Drop the pool's keys from the kernel keyring (export). */
+int dsl_crypt_forget_all(dsl_pool_t *dp);
 int dsl_key_slot_list(dsl_pool_t *dp, const char *name,
     int (*cb)(const coffer_slot_info_t *info, void *arg), void *arg)
     CF_MUST_CHECK;

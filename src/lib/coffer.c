@@ -121,6 +121,17 @@ int coffer_pool_create(const char *name, const char *const *devs, int ndev,
 		cf_set_errdetail("a pool needs 1 to %d devices", CF_MAX_VDEVS);
 		return -EINVAL;
 	}
+	static const char *const keyprops[] = { "encryption=", "keyformat=",
+		"keylocation=", "pbkdf=", "pbkdf2iters=" };
+	for (int i = 0; props && props[i]; i++)
+		for (size_t k = 0; k < CF_ARRAY_SIZE(keyprops); k++)
+			if (!strncmp(props[i], keyprops[k],
+			    strlen(keyprops[k]))) {
+				cf_set_errdetail("the pool's root dataset is not "
+				    "encrypted; create an encrypted dataset "
+				    "under it");
+				return COFFER_EBADPROP;
+			}
 	cf_reg_entry_t e;
 	if (cf_reg_lookup(name, &e) == 0) {
 		cf_reg_entry_free(&e);
@@ -405,6 +416,8 @@ int coffer_pool_export(const char *name)
 	int err = coffer_pool_open(name, 0, &p);
 	if (err)
 		return err;
+	/* an exported pool's keys are unloaded */
+	dsl_crypt_forget_all(p->dp);
 	err = coffer_pool_close(p);
 	if (err)
 		return err;

@@ -54,15 +54,18 @@ for s in aes-128-ccm aes-192-ccm aes-256-ccm aes-128-gcm aes-192-gcm \
     aes-256-gcm chacha20-poly1305 on; do
 	ok coffer create -o encryption=$s -o keyformat=passphrase \
 	    -o pbkdf=pbkdf2 "$P/s-$s" <"$T/pass"
+	# like zfs, get shows the suite that "on" stands for
+	e=$s
+	[ "$s" = on ] && e=aes-256-gcm
 	expect "$(vals encryption,keyformat,pbkdf,encryptionroot,keystatus \
-	    "$P/s-$s")" "$s passphrase pbkdf2 $P/s-$s available "
+	    "$P/s-$s")" "$e passphrase pbkdf2 $P/s-$s available "
 	printf 'data of %s\n' "$s" >"$T/d"
 	ok coffer put "$T/d" "$P/s-$s:/d"
 	okout coffer cat "$P/s-$s:/d"
 	expect "$OUT" "data of $s"
 done
 okout coffer get -H -o value,source encryption "$P/s-on"
-expect "$OUT" "$(printf 'on\tlocal')"
+expect "$OUT" "$(printf 'aes-256-gcm\tlocal')"
 
 step "argon2id is the default; keyformat alone means encryption=on"
 ok coffer create -o encryption=aes-256-gcm -o keyformat=passphrase \
@@ -76,7 +79,8 @@ ok coffer create -o encryption=aes-256-gcm -o keyformat=passphrase \
 	-o pbkdf=pbkdf2 "$P/secret" <"$T/pass"
 ok coffer create -o keyformat=passphrase -o pbkdf2iters=400000 "$P/kfonly" \
 	<"$T/pass"
-expect "$(vals encryption,pbkdf,pbkdf2iters "$P/kfonly")" "on pbkdf2 400000 "
+expect "$(vals encryption,pbkdf,pbkdf2iters "$P/kfonly")" \
+    "aes-256-gcm pbkdf2 400000 "
 okout coffer get -H -o property,value,source all "$P/plain"
 contains "$OUT" "$(printf 'encryption\toff\tdefault')"
 contains "$OUT" "$(printf 'keystatus\tnone\t-')"
