@@ -15,9 +15,11 @@
  *    binds the bp fields the reader relies on (type, level, compression,
  *    generation, logical and physical size).
  *  - Dnode blocks encrypt only the bonus bytes of allocated dnodes (the
- *    attributes, bonuslen of them), before compression, with all dnode structure (type,
- *    sizes, root bps with their MACs) as AAD: the tree stays walkable
- *    without a key (scrub, destroy, raw send) yet is authenticated.
+ *    attributes, bonuslen of them), before compression, with the portable
+ *    dnode structure (type, sizes, the root bp's portable fields and MAC,
+ *    not its location) as AAD: the tree stays walkable without a key
+ *    (scrub, destroy) yet is authenticated, and a raw receive can rebuild
+ *    the block around the same sealed bytes.
  *  - Indirect blocks are not encrypted; their bp mac is a keyless hash of
  *    their children's MACs, so the MACs form a Merkle tree up to the
  *    object set root, which carries an HMAC made with the dataset key.
@@ -37,6 +39,7 @@
 #include "block/blkcrypt.h"
 
 #define SALT_USES 1000000u
+#define REC_AAD_SIZE (CF_BLK_REC_PORTABLE_HDR + CF_BP_PORTABLE_SIZE)
 #define SALT_CACHE 8
 
 /* A per-salt key, shared by the cache and the threads using it. */
@@ -69,19 +72,27 @@ static void skey_put(cf_blkkey_t *k, skey_t *e)
 	}
 }
 
+int cf_blk_derive_key(int suite, const uint8_t *master,
+    const uint8_t salt[8], uint8_t *out)
+{
+	uint8_t info[24];
+	int klen = cf_suite_keylen(suite);
+	if (klen <= 0)
+		return -EINVAL;
+	memcpy(info, "coffer block key v1", 19);
+	info[19] = (uint8_t)suite;
+	return cf_hkdf(CF_MD_SHA512, master, 32, salt, 8, info, 20, out,
+	    (size_t)klen);
+}
+
 static int derive(const cf_blkkey_t *k, const uint8_t salt[8],
     skey_t **out)
 {
-	uint8_t info[24];
 	uint8_t key[CF_MAX_KEY_LEN];
-	int klen = cf_suite_keylen(k->suite);
 	skey_t *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	memcpy(info, "coffer block key v1", 19);
-	info[19] = (uint8_t)k->suite;
-	int err = cf_hkdf(CF_MD_SHA512, k->master, 32, salt, 8, info, 20, key,
-	    (size_t)klen);
+	int err = cf_blk_derive_key(k->suite, k->master, salt, key);
 	if (!err)
 		err = cf_aead_key_new(k->suite, key, &e->key);
 	cf_wipe(key, sizeof(key));
@@ -235,7 +246,7 @@ static int dec_key(cf_blkkey_t *k, const uint8_t salt[8], skey_t **out)
 }
 
 /* AAD of a data block: the bp fields the reader relies on. */
-static size_t data_aad(const cf_blkptr_t *bp, uint8_t aad[32])
+size_t cf_blk_data_aad(const cf_blkptr_t *bp, uint8_t aad[32])
 {
 	memcpy(aad, "CFBLK1", 6);
 	aad[6] = bp->type;
@@ -263,7 +274,7 @@ int cf_blk_encrypt_data(const cf_cryptset_t *cs, cf_blkptr_t *bp,
 		return err;
 	memcpy(bp->salt, e->salt, 8);
 	err = cf_random(bp->iv, sizeof(bp->iv));
-	size_t alen = data_aad(bp, aad);
+	size_t alen = cf_blk_data_aad(bp, aad);
 	if (!err)
 		err = cf_aead_key_encrypt(e->key, bp->iv, aad, alen, buf, len,
 		    buf, bp->mac);
@@ -282,7 +293,7 @@ int cf_blk_decrypt_data(const cf_cryptset_t *cs, const cf_blkptr_t *bp,
 	int err = dec_key(k, bp->salt, &e);
 	if (err)
 		return err;
-	size_t alen = data_aad(bp, aad);
+	size_t alen = cf_blk_data_aad(bp, aad);
 	err = cf_aead_key_decrypt(e->key, bp->iv, aad, alen, buf, len, buf,
 	    bp->mac);
 	skey_put(k, e);
@@ -299,22 +310,31 @@ static int dnode_crypt(const cf_cryptset_t *cs, cf_blkptr_t *bp,
 	size_t ndn = len / CF_BLK_REC_SIZE;
 	const size_t bl = CF_BLK_REC_SIZE - CF_BLK_REC_SEALED_OFF;
 	uint8_t *msg = malloc(ndn * bl + 1);
-	uint8_t *aad = malloc(ndn * CF_BLK_REC_SEALED_OFF + 32);
+	uint8_t *aad = malloc(ndn * REC_AAD_SIZE + 32);
 	if (!msg || !aad) {
 		free(msg);
 		free(aad);
 		return -ENOMEM;
 	}
 	size_t mlen = 0, alen = 0;
-	memcpy(aad, "CFDN1", 5);
+	memcpy(aad, "CFDN2", 5);
 	aad[5] = bp->type;
 	le32_put(aad + 6, bp->keygen);
 	le32_put(aad + 10, bp->lsize);
 	alen = 14;
 	for (size_t i = 0; i < ndn; i++) {
 		uint8_t *dn = blk + i * CF_BLK_REC_SIZE;
-		memcpy(aad + alen, dn, CF_BLK_REC_SEALED_OFF);
-		alen += CF_BLK_REC_SEALED_OFF;
+		/* the portable structure: type, sizes, root bp's portable
+		 * fields (not its location), so raw receive keeps it valid */
+		memcpy(aad + alen, dn, CF_BLK_REC_PORTABLE_HDR);
+		alen += CF_BLK_REC_PORTABLE_HDR;
+		cf_blkptr_t root;
+		if (cf_bp_decode(dn + CF_BLK_REC_BP_OFF, &root) != 0) {
+			free(msg);
+			free(aad);
+			return COFFER_EAUTH;
+		}
+		alen += cf_bp_portable(&root, aad + alen);
 		size_t n = dn[0] ? CF_MIN(le16_get(dn + 2), bl) : 0;
 		memcpy(msg + mlen, dn + CF_BLK_REC_SEALED_OFF, n);
 		mlen += n;

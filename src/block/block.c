@@ -52,6 +52,22 @@ void cf_bp_encode(const cf_blkptr_t *bp, uint8_t out[CF_BP_SIZE])
 	le32_put(out + 148, bp->keygen);
 }
 
+size_t cf_bp_portable(const cf_blkptr_t *bp, uint8_t out[CF_BP_PORTABLE_SIZE])
+{
+	memset(out, 0, CF_BP_PORTABLE_SIZE);
+	if (cf_bp_is_hole(bp))
+		return CF_BP_PORTABLE_SIZE;     /* a hole: all zero */
+	out[0] = bp->level;
+	out[1] = bp->type;
+	out[2] = bp->comp;
+	out[3] = bp->flags;
+	le32_put(out + 4, bp->lsize);
+	le32_put(out + 8, bp->psize);
+	le32_put(out + 12, bp->keygen);
+	memcpy(out + 16, bp->mac, 16);
+	return CF_BP_PORTABLE_SIZE;
+}
+
 int cf_bp_decode(const uint8_t in[CF_BP_SIZE], cf_blkptr_t *bp)
 {
 	memset(bp, 0, sizeof(*bp));

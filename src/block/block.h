@@ -93,6 +93,16 @@ static inline int cf_bp_ncopies(const cf_blkptr_t *bp)
 uint64_t cf_bp_asize(const cf_blkptr_t *bp);
 
 void cf_bp_encode(const cf_blkptr_t *bp, uint8_t out[CF_BP_SIZE]);
+
+/*
+ * The portable fields of a block pointer: what stays the same when a raw
+ * stream moves the block to another pool (level, type, compression,
+ * flags, lsize, psize, key generation, mac), not where it lives or when it
+ * was born.  MACs over structure (dnode blocks, object set roots) cover
+ * these only, so raw receive keeps them valid.  Returns the length.
+ */
+#define CF_BP_PORTABLE_SIZE 32
+size_t cf_bp_portable(const cf_blkptr_t *bp, uint8_t out[CF_BP_PORTABLE_SIZE]);
 /* Decode and sanity-check (sizes, types, copies); COFFER_ECORRUPT. */
 int cf_bp_decode(const uint8_t in[CF_BP_SIZE], cf_blkptr_t *bp)
     CF_MUST_CHECK;
@@ -136,6 +146,10 @@ cf_blkkey_t *cf_cryptset_key(const cf_cryptset_t *cs, uint32_t gen);
  * byte is authenticated (the dmu's dnode layout: bonus and bonuslen). */
 #define CF_BLK_REC_SIZE 512
 #define CF_BLK_REC_SEALED_OFF 256
+/* authenticated: the first 16 bytes, and the portable fields of the block
+ * pointer at BP_OFF */
+#define CF_BLK_REC_PORTABLE_HDR 16
+#define CF_BLK_REC_BP_OFF 64
 
 /* ---- the pipeline -------------------------------------------------------- */
 

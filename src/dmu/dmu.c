@@ -129,16 +129,43 @@ void cf_osphys_encode(const cf_objset_phys_t *p, uint8_t *out)
 int cf_osphys_mac(const uint8_t *enc, uint64_t guid, uint64_t txg,
     const uint8_t *hmac_key, uint8_t out[32])
 {
-	uint8_t tail[16];
-	cf_hmac_ctx_t *c = cf_hmac_new(CF_MD_SHA256, hmac_key, 32);
-	if (!c)
+	/* portable: the meta-dnode's type and sizes and its root bp's
+	 * portable fields, the set's type and flags, guid and txg */
+	uint8_t msg[8 + 16 + CF_BP_PORTABLE_SIZE + 32];
+	cf_blkptr_t root;
+	if (enc[0] != 0 && cf_bp_decode(enc + 64, &root) != 0)
+		return COFFER_EAUTH;
+	if (enc[0] == 0)
+		memset(&root, 0, sizeof(root));
+	memcpy(msg, "CFOSMAC2", 8);
+	memcpy(msg + 8, enc, 16);
+	cf_bp_portable(&root, msg + 24);
+	memcpy(msg + 24 + CF_BP_PORTABLE_SIZE, enc + 512, 16);
+	le64_put(msg + 40 + CF_BP_PORTABLE_SIZE, guid);
+	le64_put(msg + 48 + CF_BP_PORTABLE_SIZE, txg);
+	return cf_hmac(CF_MD_SHA256, hmac_key, 32, msg, sizeof(msg), out);
+}
+
+int cf_os_root_mac(cf_spa_t *spa, const cf_blkptr_t *root, uint8_t mac[32],
+    uint64_t *txg)
+{
+	uint8_t *buf = malloc(CF_OBJSET_PHYS_SIZE);
+	cf_objset_phys_t p;
+	if (!buf)
 		return -ENOMEM;
-	le64_put(tail, guid);
-	le64_put(tail + 8, txg);
-	cf_hmac_update(c, "CFOSMAC1", 8);
-	cf_hmac_update(c, enc, 528);
-	cf_hmac_update(c, tail, sizeof(tail));
-	return cf_hmac_final(c, out);
+	int err = root->lsize == CF_OBJSET_PHYS_SIZE ? 0 : CF_CORRUPT();
+	if (!err)
+		err = cf_block_read(spa, root, buf);
+	if (!err)
+		err = cf_osphys_decode(buf, &p);
+	free(buf);
+	if (err)
+		return err;
+	if (!(p.flags & CF_OSF_MAC))
+		return COFFER_EAUTH;
+	memcpy(mac, p.mac, 32);
+	*txg = p.mac_txg;
+	return 0;
 }
 
 int cf_osphys_decode(const uint8_t *in, cf_objset_phys_t *p)
@@ -241,6 +268,7 @@ struct cf_objset {
 	const cf_cryptset_t *cs;        /* keys, when loaded */
 	int encrypted;                  /* an encrypted set (key or not) */
 	uint64_t mac_txg;
+	uint8_t mac[32];                /* the root's MAC */
 };
 
 #define DN_CACHE_MAX 100000
@@ -1270,6 +1298,15 @@ uint64_t cf_os_mac_txg(cf_objset_t *os)
 	return os->mac_txg;
 }
 
+void cf_os_mac(cf_objset_t *os, uint8_t mac[32], uint64_t *txg)
+{
+	pthread_mutex_lock(&os->lock);
+	memcpy(mac, os->mac, 32);
+	*txg = os->mac_txg;
+	pthread_mutex_unlock(&os->lock);
+}
+
+
 void cf_os_set_settings(cf_objset_t *os, const cf_os_settings_t *s)
 {
 	pthread_mutex_lock(&os->lock);
@@ -1383,11 +1420,11 @@ int cf_os_open_crypt(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
 			uint8_t mac[32];
 			err = cf_osphys_mac(buf, cs->guid, p.mac_txg, cs->hmac,
 			    mac);
-			if (!err && (!cf_ct_equal(mac, p.mac, 32) ||
-			    p.mac_txg != root->birth))
+			if (!err && !cf_ct_equal(mac, p.mac, 32))
 				err = COFFER_EAUTH;
 		}
 		os->mac_txg = p.mac_txg;
+		memcpy(os->mac, p.mac, 32);
 		free(buf);
 		if (err) {
 			pthread_mutex_destroy(&os->lock);
@@ -1985,6 +2022,7 @@ int cf_os_sync(cf_objset_t *os, uint64_t txg, int pass, cf_blkptr_t *root)
 				    os->cs->hmac, p.mac);
 				cf_osphys_encode(&p, raw);
 				os->mac_txg = txg;
+				memcpy(os->mac, p.mac, 32);
 			}
 		}
 		if (!err && raw) {

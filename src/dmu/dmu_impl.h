@@ -76,6 +76,10 @@ int cf_os_open_crypt(cf_spa_t *spa, const cf_blkptr_t *root, int os_type,
     CF_MUST_CHECK;
 /* The txg bound by the root's MAC (0 when none). */
 uint64_t cf_os_mac_txg(cf_objset_t *os);
+/* The root's MAC and txg: of an open set, or read from a root block. */
+void cf_os_mac(cf_objset_t *os, uint8_t mac[32], uint64_t *txg);
+int cf_os_root_mac(cf_spa_t *spa, const cf_blkptr_t *root, uint8_t mac[32],
+    uint64_t *txg) CF_MUST_CHECK;
 void cf_os_close(cf_objset_t *os);
 void cf_os_set_settings(cf_objset_t *os, const cf_os_settings_t *s);
 void cf_os_set_name(cf_objset_t *os, const char *name);
@@ -126,9 +130,10 @@ typedef struct cf_objset_phys {
 } cf_objset_phys_t;
 
 /*
- * The MAC of an object set root: HMAC-SHA256 over "CFOSMAC1", the first
- * 528 bytes of the encoded root (meta-dnode, type, flags), the dataset's
- * crypt guid and the txg.  Binding the guid stops roots being swapped
+ * The MAC of an object set root: HMAC-SHA256 over "CFOSMAC2", the
+ * meta-dnode's first 16 bytes (type, sizes), the portable fields of its
+ * root bp, the set's type and flags, the dataset's crypt guid and the
+ * txg (portable: raw receive keeps it valid).  Binding the guid stops roots being swapped
  * between datasets; binding the txg lets the dsl's ledger catch a dataset
  * rolled back to an older root.
  */

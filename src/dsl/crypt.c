@@ -17,7 +17,7 @@
  * authentication failure, never a silently weaker KDF.
  *
  * The ledger.  An encryption root's keystore also holds, for each dataset
- * under it, the txg and checksum of its latest object set root, MACed
+ * under it, the MAC (and its txg) of its latest object set root, MACed
  * with HKDF(K_R, "coffer ledger").  Opening a dataset checks its root
  * against the ledger, so a dataset rolled back to an older (validly
  * MACed) root, or given another dataset's root, is refused even though
@@ -40,7 +40,7 @@
  *             root guid), first 16 bytes: tells a wrong key (no match)
  *             from a tampered slot (match, but the unwrap fails)
  *      132 28 zero
- *   1352 n x 48: ledger entries: crypt guid, txg, root bp checksum
+ *   1352 n x 48: ledger entries: crypt guid, root MAC txg, root MAC
  *
  * key record (CF_OT_KEYREC object data):
  *    0   8  magic "CFKEYRC1"          8  4  version (1)
@@ -499,19 +499,31 @@ static size_t gen_aad(const keyrec_t *r, uint32_t gen, uint8_t *aad)
 	return 26;
 }
 
+int dsl_crypt_wrap_keys(const uint8_t *kr, int suite, uint64_t guid,
+    uint32_t gen, const uint8_t iv[12], const uint8_t *keys64,
+    uint8_t wrapped[64], uint8_t tag[16])
+{
+	uint8_t wk[32], aad[32];
+	keyrec_t r;
+	r.suite = suite;
+	r.guid = guid;
+	int err = subkey(kr, "coffer key wrap", wk);
+	size_t alen = gen_aad(&r, gen, aad);
+	if (!err)
+		err = cf_aead_encrypt(CF_SUITE_AES_256_GCM, wk, iv, aad, alen,
+		    keys64, 64, wrapped, tag);
+	cf_wipe(wk, sizeof(wk));
+	return err;
+}
+
 /* Wrap master||hmac (64 bytes) for generation slot g of r under kr. */
 static int gen_wrap(keyrec_t *r, int g, const uint8_t *kr,
     const uint8_t *keys64)
 {
-	uint8_t wk[32], aad[32];
-	int err = subkey(kr, "coffer key wrap", wk);
+	int err = cf_random(r->g[g].iv, 12);
 	if (!err)
-		err = cf_random(r->g[g].iv, 12);
-	size_t alen = gen_aad(r, r->g[g].gen, aad);
-	if (!err)
-		err = cf_aead_encrypt(CF_SUITE_AES_256_GCM, wk, r->g[g].iv, aad,
-		    alen, keys64, 64, r->g[g].wrapped, r->g[g].tag);
-	cf_wipe(wk, sizeof(wk));
+		err = dsl_crypt_wrap_keys(kr, r->suite, r->guid, r->g[g].gen,
+		    r->g[g].iv, keys64, r->g[g].wrapped, r->g[g].tag);
 	return err;
 }
 
@@ -758,8 +770,11 @@ int dsl_crypt_cryptset(dsl_pool_t *dp, uint64_t dirobj, const dirrec_t *r,
 }
 
 int dsl_crypt_ledger_check(dsl_pool_t *dp, const dirrec_t *r,
-    const dsrec_t *ds, const char *name)
+    cf_objset_t *os, const char *name)
 {
+	uint8_t mac[32];
+	uint64_t mtxg;
+	cf_os_mac(os, mac, &mtxg);
 	dsl_keyroot_t *k = kroot_get(dp, r->encroot);
 	keyrec_t rec;
 	if (!k)
@@ -773,8 +788,7 @@ int dsl_crypt_ledger_check(dsl_pool_t *dp, const dirrec_t *r,
 		ledger_ent_t *e = &k->ledger[i];
 		if (e->guid != rec.guid)
 			continue;
-		if (e->txg == ds->root.birth &&
-		    cf_ct_equal(e->cksum, ds->root.checksum, 32))
+		if (e->txg == mtxg && cf_ct_equal(e->cksum, mac, 32))
 			err = 0;
 		break;
 	}
@@ -859,10 +873,13 @@ int dsl_crypt_sync(dsl_pool_t *dp, uint64_t txg)
 		pthread_mutex_unlock(&d->acct);
 		if (root.birth != txg || d->ledger_txg == txg)
 			continue;
+		uint8_t mac[32];
+		uint64_t mtxg;
+		cf_os_mac(d->os, mac, &mtxg);
 		pthread_mutex_lock(&dp->key_lock);
 		dsl_keyroot_t *k = kroot_find(dp, d->dir.encroot);
 		if (k)
-			err = ledger_put(k, d->cs->guid, txg, root.checksum);
+			err = ledger_put(k, d->cs->guid, mtxg, mac);
 		pthread_mutex_unlock(&dp->key_lock);
 		if (!k)
 			err = COFFER_ENOKEY;    /* writes need the key */
@@ -1180,13 +1197,17 @@ int dsl_crypt_ledger_set(dsl_pool_t *dp, const dirrec_t *r,
     const cf_blkptr_t *root)
 {
 	keyrec_t rec;
+	uint8_t mac[32];
+	uint64_t mtxg;
 	int err = kr_load(dp, r->keyrec, &rec);
+	if (!err)
+		err = cf_os_root_mac(dp->spa, root, mac, &mtxg);
 	if (err)
 		return err;
 	pthread_mutex_lock(&dp->key_lock);
 	dsl_keyroot_t *k = kroot_find(dp, r->encroot);
 	if (k)
-		err = ledger_put(k, rec.guid, root->birth, root->checksum);
+		err = ledger_put(k, rec.guid, mtxg, mac);
 	pthread_mutex_unlock(&dp->key_lock);
 	if (!k) {
 		cf_set_errdetail("the key must be loaded (the rollback "

@@ -815,18 +815,23 @@ static int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
 			s.recordsize = (uint32_t)vbs;
 		}
 	}
+	int check = 0;
 	if (!err && d->dir.keyrec && !cs) {
 		err = dsl_crypt_cryptset(dp, dirobj, &d->dir, &cs);
-		if (!err)
-			err = dsl_crypt_ledger_check(dp, &d->dir, &d->ds, name);
-		if (!err)
-			d->ledger_txg = d->ds.root.birth;
+		check = 1;
 	}
 	d->cs = cs;
 	if (!err)
 		err = cf_os_open_crypt(dp->spa, &d->ds.root,
 		    d->type == COFFER_TYPE_VOLUME ? CF_OS_TYPE_VOL :
 		    CF_OS_TYPE_FS, &s, &dsl_head_ops, d, name, cs, &d->os);
+	if (!err && check) {
+		err = dsl_crypt_ledger_check(dp, &d->dir, d->os, name);
+		if (err)
+			cf_os_close(d->os);
+		else
+			d->ledger_txg = d->ds.root.birth;
+	}
 	if (err == COFFER_EAUTH && !coffer_errdetail()[0])
 		cf_set_errdetail("'%s' fails authentication", name);
 	if (err) {

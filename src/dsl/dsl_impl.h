@@ -97,11 +97,12 @@ struct dsl_pool {
 #define KR_HDR_SIZE 40
 #define KR_GEN_SIZE 100
 
-/* Ledger entry: the authenticated latest root of one dataset. */
+/* Ledger entry: the authenticated latest root of one dataset (the MAC
+ * of its object set root and the txg that MAC binds: both portable). */
 typedef struct ledger_ent {
 	uint64_t guid;
 	uint64_t txg;
-	uint8_t cksum[32];
+	uint8_t cksum[32];      /* the root's MAC */
 } ledger_ent_t;
 
 /* A loaded encryption root. */
@@ -143,7 +144,7 @@ int dsl_crypt_cryptset(dsl_pool_t *dp, uint64_t dirobj, const dirrec_t *r,
 void dsl_crypt_cryptset_free(cf_cryptset_t *cs);
 /* Check a head's root against its root's ledger (COFFER_EAUTH). */
 int dsl_crypt_ledger_check(dsl_pool_t *dp, const dirrec_t *r,
-    const dsrec_t *ds, const char *name);
+    cf_objset_t *os, const char *name);
 /* Sync: record each encrypted head's new root, write dirty ledgers. */
 int dsl_crypt_sync(dsl_pool_t *dp, uint64_t txg);
 /* Forget all loaded keys (pool close). */
@@ -164,6 +165,10 @@ int dsl_crypt_root_name(dsl_pool_t *dp, const char *name,
 int dsl_crypt_suite(dsl_pool_t *dp, const dirrec_t *r, int *suite);
 /* Close open heads under an encryption root that nobody holds. */
 int dsl_close_unheld(dsl_pool_t *dp, uint64_t rootdir);
+/* The key wrap construction (exposed for known-answer tests). */
+int dsl_crypt_wrap_keys(const uint8_t *kr, int suite, uint64_t guid,
+    uint32_t gen, const uint8_t iv[12], const uint8_t *keys64,
+    uint8_t wrapped[64], uint8_t tag[16]) CF_MUST_CHECK;
 /* For tests: a slot's wrapped key; flip a byte of slot 0's (sync). */
 int dsl_crypt_debug_slot(dsl_pool_t *dp, uint64_t rootdir, int slot,
     uint8_t wrapped[32], uint64_t *ksobj);
