@@ -110,6 +110,11 @@ int cf_dnode_decode(const uint8_t in[CF_DNODE_SIZE], cf_dnode_phys_t *dn)
 	int err = cf_bp_decode(in + 64, &dn->root);
 	if (err)
 		return err;
+	/* the encoder zeroes the bonus area past bonuslen: anything else
+	 * there would be dropped silently by a re-encode */
+	for (int i = CF_DN_BONUS_OFF + dn->bonuslen; i < CF_DNODE_SIZE; i++)
+		if (in[i])
+			return CF_CORRUPT();
 	memcpy(dn->bonus, in + CF_DN_BONUS_OFF, dn->bonuslen);
 	return 0;
 }

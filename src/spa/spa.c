@@ -57,6 +57,12 @@ int cf_ub_decode(const uint8_t in[CF_UB_SLOT_SIZE], cf_uberblock_t *ub)
 	ub->pool_guid = le64_get(in + 24);
 	ub->guid_sum = le64_get(in + 32);
 	ub->timestamp = le64_get(in + 40);
+	/* Before any field a newer version may lay out differently (the bp,
+	 * the reserved bytes): its slots must read as newer, not corrupt,
+	 * or import would skip them and roll back to an older txg. */
+	if (ub->version != CF_UB_VERSION)
+		return ub->version > CF_UB_VERSION ? COFFER_ENOTSUP :
+		    CF_CORRUPT();
 	int err = cf_bp_decode(in + 48, &ub->mos);
 	if (err)
 		return err;
@@ -64,8 +70,6 @@ int cf_ub_decode(const uint8_t in[CF_UB_SLOT_SIZE], cf_uberblock_t *ub)
 	for (int i = 216; i < 992; i++)
 		if (in[i])
 			return CF_CORRUPT();
-	if (ub->version != CF_UB_VERSION)
-		return COFFER_ENOTSUP;
 	if (ub->ndev == 0 || ub->ndev > CF_MAX_VDEVS)
 		return CF_CORRUPT();
 	return 0;
