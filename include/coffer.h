@@ -374,6 +374,28 @@ int coffer_key_slot_remove(coffer_pool_t *pool, const char *ds, int slot);
 int coffer_key_slot_list(coffer_pool_t *pool, const char *ds,
     int (*cb)(const coffer_slot_info_t *info, void *arg), void *arg);
 
+/* ---- replication ---------------------------------------------------------- */
+
+/*
+ * Write the replication stream of snapshot `snap` to fd: full, or
+ * incremental from `from` ("@snap" or "fs@snap" of the same dataset;
+ * NULL for a full stream).  An encrypted dataset's key must be loaded
+ * (the stream carries plaintext).  progress (may be NULL) is called with
+ * bytes sent so far.
+ */
+int coffer_send(coffer_pool_t *pool, const char *snap, const char *from,
+    int flags, int fd, coffer_progress_fn progress, void *arg);
+
+#define COFFER_RECV_FORCE 0x1   /* roll the target back to the stream's base */
+/*
+ * Receive a stream from fd into dataset `target` (a new dataset for a
+ * full stream; for an incremental, the dataset whose latest snapshot is
+ * the stream's base).  Atomic: on any error the target is as it was.
+ * COFFER_EBADSTREAM with the detail "record N (TYPE) at byte X: why".
+ */
+int coffer_receive(coffer_pool_t *pool, const char *target, int flags,
+    int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -285,6 +285,8 @@ int cmd_set(int argc, char **argv);
 int cmd_inherit(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
 
 int cmd_put(int argc, char **argv);
 int cmd_file_get(int argc, char **argv);

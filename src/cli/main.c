@@ -103,6 +103,15 @@ static const struct cli_cmd commands[] = {
 	  "rollback [-r] DATASET@NAME",
 	  "roll a dataset back to its most recent snapshot",
 	  "-r            destroy newer snapshots to roll back further" },
+	{ NULL, "send", cmd_send,
+	  "send [-i SNAPSHOT] DATASET@NAME",
+	  "write a snapshot's replication stream to standard output",
+	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
+	  "              DATASET@NAME) of the same dataset" },
+	{ NULL, "receive", cmd_receive,
+	  "receive [-F] DATASET",
+	  "apply a replication stream from standard input, atomically",
+	  "-F            roll DATASET back to the stream's base snapshot first" },
 
 	/* files */
 	{ NULL, "put", cmd_put,

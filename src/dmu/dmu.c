@@ -30,7 +30,9 @@
  *    4   4  data block size (multiple of 512, at most 1 MiB)
  *    8   8  highest block id written (maxblkid)
  *   16   8  bytes allocated by the object's blocks, all copies
- *   24  40  reserved, zero
+ *   24   8  generation: the txg the object was allocated in (send uses
+ *           it to tell a reused object id from the old object)
+ *   32  32  reserved, zero
  *   64 160  root block pointer
  *  224  32  reserved, zero
  *  256 256  bonus (attributes; encrypted with the dataset key, later)
@@ -76,6 +78,7 @@ void cf_dnode_encode(const cf_dnode_phys_t *dn, uint8_t out[CF_DNODE_SIZE])
 	le32_put(out + 4, dn->blksz);
 	le64_put(out + 8, dn->maxblkid);
 	le64_put(out + 16, dn->used);
+	le64_put(out + 24, dn->gen);
 	cf_bp_encode(&dn->root, out + 64);
 	memcpy(out + CF_DN_BONUS_OFF, dn->bonus, dn->bonuslen);
 }
@@ -101,7 +104,8 @@ int cf_dnode_decode(const uint8_t in[CF_DNODE_SIZE], cf_dnode_phys_t *dn)
 	    dn->blksz < CF_MIN_BLKSZ || dn->blksz > CF_MAX_BLKSZ ||
 	    dn->blksz % CF_MIN_BLKSZ)
 		return CF_CORRUPT();
-	for (int i = 24; i < 64; i++)
+	dn->gen = le64_get(in + 24);
+	for (int i = 32; i < 64; i++)
 		if (in[i])
 			return CF_CORRUPT();
 	for (int i = 224; i < 256; i++)
@@ -1100,6 +1104,45 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 	return tx_check(os, tx, err);
 }
 
+int cf_obj_claim(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, int type,
+    uint32_t blksz)
+{
+	int err = check_writable(os);
+	if (err)
+		return err;
+	if (obj == 0 || obj >= (1ULL << 48) || type <= CF_OT_META_DNODE ||
+	    type >= CF_OT_MAX || blksz < CF_MIN_BLKSZ ||
+	    blksz > CF_MAX_BLKSZ || blksz % CF_MIN_BLKSZ)
+		return -EINVAL;
+	pthread_mutex_lock(&os->lock);
+	dnrec_t *r;
+	err = rec_get(os, tx->txg, obj, &r);
+	if (!err && r->type != CF_OT_NONE)
+		err = -EEXIST;
+	if (!err) {
+		txgstate_t *ts = ts_get(os, tx->txg, 1);
+		for (dr_t *d = ts->drs, *n; d; d = n) {
+			n = d->lnext;
+			if (d->obj == obj)
+				dr_remove(ts, d);
+		}
+		r->type = (uint8_t)type;
+		r->blksz = blksz;
+		r->bonuslen = 0;
+		memset(r->bonus, 0, sizeof(r->bonus));
+		r->maxblkid = 0;
+		r->freeall = 1;
+		r->dirtybytes = 0;
+		frange_free_list(r->frees);
+		r->frees = NULL;
+		tx_dirty(tx, CF_DNODE_SIZE);
+		if (obj >= os->next_obj)
+			os->next_obj = obj + 1;
+	}
+	pthread_mutex_unlock(&os->lock);
+	return tx_check(os, tx, err);
+}
+
 int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 {
 	int err = check_writable(os);
@@ -1874,6 +1917,8 @@ static int sync_object(cf_objset_t *os, txgstate_t *ts, dnrec_t *r,
 	if (r->frees) {
 		/* a freed tree may leave whole levels of holes: fine */
 	}
+	if (r->freeall && r->type != CF_OT_NONE)
+		dn->phys.gen = txg;             /* allocated in this txg */
 	dn->phys.type = r->type;
 	dn->phys.blksz = r->blksz;
 	dn->phys.bonuslen = r->bonuslen;
@@ -2174,4 +2219,135 @@ int cf_os_traverse_root(cf_spa_t *spa, const cf_blkptr_t *root,
 	if (p.meta.type == CF_OT_NONE)
 		return 0;
 	return trav_bp(spa, 0, 0, &p.meta.root, min_txg, 1, cb, arg);
+}
+
+/* ---- the walk for send ------------------------------------------------------------ */
+
+typedef struct swalk {
+	cf_objset_t *os;
+	uint64_t min_txg;
+	const cf_send_ops_t *ops;
+	void *arg;
+} swalk_t;
+
+static int sw_read(swalk_t *w, const cf_blkptr_t *bp, uint8_t **out)
+{
+	uint8_t *buf = malloc(bp->lsize);
+	if (!buf)
+		return -ENOMEM;
+	int err = cf_block_read_cs(w->os->spa, bp, buf, w->os->cs, 0);
+	if (err == COFFER_ECORRUPT && w->os->encrypted)
+		err = COFFER_EAUTH;
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* One object's tree: data blocks and holes born after min_txg. */
+static int sw_tree(swalk_t *w, uint64_t obj, const cf_blkptr_t *bp,
+    int level, uint64_t idx, int depth)
+{
+	if (bp->birth <= w->min_txg)
+		return 0;
+	if (cf_bp_is_hole(bp) || level == 0)
+		return w->ops->block(w->arg, obj, idx, level, bp);
+	if (depth > CF_MAX_LEVELS || bp->level != level ||
+	    bp->lsize != CF_IND_BLKSZ)
+		return CF_CORRUPT();
+	uint8_t *raw;
+	int err = sw_read(w, bp, &raw);
+	if (err)
+		return err;
+	ibuf_t *b = malloc(sizeof(*b));
+	if (!b) {
+		free(raw);
+		return -ENOMEM;
+	}
+	err = ib_decode(raw, b);
+	if (!err && w->os->encrypted) {
+		uint8_t mac[16];
+		cf_block_ind_mac(b->bps, CF_IND_BPS, mac);
+		if (!cf_ct_equal(mac, bp->mac, 16))
+			err = COFFER_EAUTH;
+	}
+	free(raw);
+	for (int i = 0; i < CF_IND_BPS && !err; i++)
+		err = sw_tree(w, obj, &b->bps[i], level - 1,
+		    idx * CF_IND_BPS + (uint64_t)i, depth + 1);
+	free(b);
+	return err;
+}
+
+/* The meta-dnode's tree: dnode blocks born after min_txg. */
+static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
+    uint64_t idx, int depth)
+{
+	if (cf_bp_is_hole(bp)) {
+		/* a range of dnodes all freed after min_txg */
+		if (bp->birth <= w->min_txg)
+			return 0;
+		uint64_t n = pow_ind(level) * CF_DNODES_PER_BLK;
+		uint64_t first = idx * n;
+		return w->ops->freeobjects(w->arg, first, n);
+	}
+	if (bp->birth <= w->min_txg)
+		return 0;
+	if (depth > CF_MAX_LEVELS || bp->level != level)
+		return CF_CORRUPT();
+	uint8_t *raw;
+	int err = sw_read(w, bp, &raw);
+	if (err)
+		return err;
+	if (level > 0) {
+		ibuf_t *b = malloc(sizeof(*b));
+		if (!b) {
+			free(raw);
+			return -ENOMEM;
+		}
+		err = bp->lsize == CF_IND_BLKSZ ? ib_decode(raw, b) :
+		    CF_CORRUPT();
+		if (!err && w->os->encrypted) {
+			uint8_t mac[16];
+			cf_block_ind_mac(b->bps, CF_IND_BPS, mac);
+			if (!cf_ct_equal(mac, bp->mac, 16))
+				err = COFFER_EAUTH;
+		}
+		free(raw);
+		for (int i = 0; i < CF_IND_BPS && !err; i++)
+			err = sw_meta(w, &b->bps[i], level - 1,
+			    idx * CF_IND_BPS + (uint64_t)i, depth + 1);
+		free(b);
+		return err;
+	}
+	if (bp->lsize != CF_DNODE_BLKSZ) {
+		free(raw);
+		return CF_CORRUPT();
+	}
+	for (int i = 0; i < CF_DNODES_PER_BLK && !err; i++) {
+		uint64_t obj = idx * CF_DNODES_PER_BLK + (uint64_t)i;
+		cf_dnode_phys_t dn;
+		err = cf_dnode_decode(raw + i * CF_DNODE_SIZE, &dn);
+		if (err || obj == 0)
+			continue;
+		err = w->ops->object(w->arg, obj, &dn);
+		if (!err && dn.type != CF_OT_NONE)
+			err = sw_tree(w, obj, &dn.root, dn.nlevels - 1, 0, 0);
+	}
+	free(raw);
+	return err;
+}
+
+int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg,
+    const cf_send_ops_t *ops, void *arg)
+{
+	swalk_t w = { os, min_txg, ops, arg };
+	pthread_mutex_lock(&os->lock);
+	cf_dnode_phys_t meta = os->meta.phys;
+	pthread_mutex_unlock(&os->lock);
+	if (meta.type == CF_OT_NONE)
+		return 0;
+	return sw_meta(&w, &meta.root, meta.nlevels - 1, 0, 0);
 }

@@ -85,6 +85,9 @@ typedef struct cf_objinfo {
  * object set the first object allocated is object 1. */
 int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
     uint64_t *obj) CF_MUST_CHECK;
+/* Allocate object `obj` itself (receive): -EEXIST if it is in use. */
+int cf_obj_claim(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, int type,
+    uint32_t blksz) CF_MUST_CHECK;
 /* Free an object and all its blocks. */
 int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj) CF_MUST_CHECK;
 /* -ENOENT if the object is not allocated. */

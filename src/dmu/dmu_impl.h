@@ -33,6 +33,7 @@ typedef struct cf_dnode_phys {
 	uint32_t blksz;
 	uint64_t maxblkid;
 	uint64_t used;
+	uint64_t gen;           /* txg the object was allocated in */
 	cf_blkptr_t root;
 	uint8_t bonus[CF_BONUS_MAX];
 } cf_dnode_phys_t;
@@ -118,6 +119,23 @@ typedef int (*cf_traverse_cb)(void *arg, uint64_t obj, uint64_t blkid,
     const cf_blkptr_t *bp);
 int cf_os_traverse_root(cf_spa_t *spa, const cf_blkptr_t *root,
     uint64_t min_txg, cf_traverse_cb cb, void *arg) CF_MUST_CHECK;
+
+/*
+ * The walk for send, over a (snapshot) object set opened with its keys:
+ * every dnode in a dnode block born after min_txg (object: type NONE for
+ * a freed one; dn->gen says when it was allocated), then that object's
+ * level-0 blocks and holes born after min_txg (block: a hole's level says
+ * how many blocks it covers); freeobjects for dnode ranges freed whole.
+ * Everything is read and verified (decrypted) as a normal read is.
+ */
+typedef struct cf_send_ops {
+	int (*object)(void *arg, uint64_t obj, const cf_dnode_phys_t *dn);
+	int (*block)(void *arg, uint64_t obj, uint64_t blkid, int level,
+	    const cf_blkptr_t *bp);
+	int (*freeobjects)(void *arg, uint64_t first, uint64_t count);
+} cf_send_ops_t;
+int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg,
+    const cf_send_ops_t *ops, void *arg) CF_MUST_CHECK;
 
 /* Encode/decode an objset root block (CF_OBJSET_PHYS_SIZE bytes). */
 #define CF_OSF_MAC 0x1          /* the root carries a MAC (encrypted set) */

@@ -866,8 +866,9 @@ int dsl_crypt_sync(dsl_pool_t *dp, uint64_t txg)
 	int err = 0;
 	pthread_mutex_lock(&dp->ds_lock);
 	for (dsl_dataset_t *d = dp->open; d && !err; d = d->next) {
-		if (d->snapshot || d->gone || !d->cs)
-			continue;
+		if (d->snapshot || d->gone || !d->cs ||
+		    (d->dir.flags & DIRF_SHAREDKEYS))
+			continue;       /* a receive's clone: no entry of its own */
 		pthread_mutex_lock(&d->acct);
 		cf_blkptr_t root = d->ds.root;
 		pthread_mutex_unlock(&d->acct);

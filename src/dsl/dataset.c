@@ -140,7 +140,7 @@ int dsl_snap_lookup(dsl_pool_t *dp, const char *name, uint64_t *dsobj)
 }
 
 /* Split "a/b/c" into parent "a/b" and leaf "c". */
-static int split_parent(const char *name, char *parent, size_t n,
+int split_parent(const char *name, char *parent, size_t n,
     const char **leaf)
 {
 	const char *s = strrchr(name, '/');
@@ -746,7 +746,7 @@ static dsl_dataset_t *ds_new(dsl_pool_t *dp, const char *name)
 }
 
 /* Create dir + head ds + zaps in sync context; returns dir obj. */
-static int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent,
+int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent,
     int type, uint64_t volsize, uint64_t txg, uint64_t *dirp, uint64_t *dsp)
 {
 	dirrec_t r;
@@ -790,7 +790,7 @@ static int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent,
  * root's key (COFFER_ENOKEY) and must match its ledger entry, unless it
  * is being created (cs given: the ledger learns it at this txg's sync).
  */
-static int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
     const char *name, cf_cryptset_t *cs, dsl_dataset_t **out)
 {
 	dsl_dataset_t *d = ds_new(dp, name);
@@ -1250,7 +1250,7 @@ uint64_t dsl_ds_volsize(dsl_dataset_t *ds)
 
 /* Close an open head that nobody holds (sync context, after a flush).
  * COFFER_EBUSY when it is held. */
-static int head_close_unheld(dsl_pool_t *dp, uint64_t dsobj, uint64_t txg)
+int head_close_unheld(dsl_pool_t *dp, uint64_t dsobj, uint64_t txg)
 {
 	pthread_mutex_lock(&dp->ds_lock);
 	dsl_dataset_t *d = dsl_open_head(dp, dsobj);
@@ -1345,7 +1345,11 @@ int dsl_close_unheld(dsl_pool_t *dp, uint64_t rootdir)
 struct snap_arg {
 	const char *fs;
 	const char *snap;
+	uint64_t guid;          /* 0: a new one */
 };
+
+int dsl_snapshot_sync(dsl_pool_t *dp, const char *fs, const char *snap,
+    uint64_t guid, uint64_t txg);
 
 static int snapshot_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 {
@@ -1388,7 +1392,7 @@ static int snapshot_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	s.flags = DSF_SNAPSHOT;
 	s.txg = txg;
 	s.creation = (uint64_t)time(NULL);
-	s.guid = cf_random_guid();
+	s.guid = a->guid ? a->guid : cf_random_guid();
 	s.next = 0;
 	err = ds_write(dp, &tx, snapobj, &s);
 	if (!err && head.prev) {
@@ -1432,7 +1436,7 @@ int dsl_snapshot(dsl_pool_t *dp, const char *snapname)
 	char fs[DSL_NAME_MAX + 1];
 	memcpy(fs, snapname, (size_t)(at - snapname));
 	fs[at - snapname] = 0;
-	struct snap_arg a = { fs, at + 1 };
+	struct snap_arg a = { fs, at + 1, 0 };
 	return dsl_sync_task(dp, snapshot_task, &a);
 }
 
@@ -1456,7 +1460,7 @@ static int deadlist_load(dsl_pool_t *dp, uint64_t obj, cf_buf_t *out)
 }
 
 /* Replace the contents of deadlist obj by buf. */
-static int deadlist_rewrite(dsl_pool_t *dp, cf_tx_t *tx, uint64_t obj,
+int deadlist_rewrite(dsl_pool_t *dp, cf_tx_t *tx, uint64_t obj,
     const cf_buf_t *buf)
 {
 	int err = cf_obj_free_range(dp->mos, tx, obj, 0, UINT64_MAX);
@@ -1588,14 +1592,8 @@ static int destroy_snap_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	return err;
 }
 
-/* Free every block of the tree rooted at root born after min_txg. */
-struct freeall_arg {
-	dsl_pool_t *dp;
-	uint64_t txg;
-	uint64_t freed;
-};
 
-static int freeall_cb(void *arg, uint64_t obj, uint64_t blkid,
+int freeall_cb(void *arg, uint64_t obj, uint64_t blkid,
     const cf_blkptr_t *bp)
 {
 	struct freeall_arg *a = arg;
@@ -1766,6 +1764,8 @@ int dsl_children(dsl_pool_t *dp, const char *name,
 	if (l.n)
 		qsort(l.keys, l.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < l.n && !err; i++) {
+		if (l.keys[i][0] == '%')
+			continue;       /* a receive in progress: hidden */
 		char full[DSL_NAME_MAX * 2 + 2];
 		snprintf(full, sizeof(full), "%s/%s", name, l.keys[i]);
 		err = cb(full, arg);
@@ -1815,4 +1815,12 @@ int dsl_snapshots(dsl_pool_t *dp, const char *name,
 	free(txgs);
 	kv_free(&l);
 	return err;
+}
+
+/* Sync context: snapshot fs@snap with a given guid (receive). */
+int dsl_snapshot_sync(dsl_pool_t *dp, const char *fs, const char *snap,
+    uint64_t guid, uint64_t txg)
+{
+	struct snap_arg a = { fs, snap, guid };
+	return snapshot_task(dp, &a, txg);
 }

@@ -49,6 +49,25 @@ int dsl_create_key(dsl_pool_t *dp, const char *name, int type,
     uint64_t volsize, const char *const *props, const coffer_key_t *key)
     CF_MUST_CHECK;
 
+/* ---- receive (recv.c) ---- */
+typedef struct dsl_recv dsl_recv_t;
+/*
+ * Start receiving into `target`: a full stream (fromguid 0) into a new
+ * dataset of `type`, or an incremental onto the target's latest snapshot,
+ * whose guid must be fromguid (force: destroy later snapshots and roll
+ * back first).  Changes go to a hidden dataset (dsl_recv_os) until
+ * dsl_recv_end makes it the target, with snapshot `snap` of guid toguid,
+ * in one txg.  dsl_recv_abort removes it; the target never changes.
+ */
+int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
+    int force, int type, dsl_recv_t **out) CF_MUST_CHECK;
+cf_objset_t *dsl_recv_os(dsl_recv_t *r);
+int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
+    CF_MUST_CHECK;
+void dsl_recv_abort(dsl_recv_t *r);
+int dsl_recv_rollback_to(dsl_pool_t *dp, const char *target, uint64_t guid)
+    CF_MUST_CHECK;
+
 /* ---- keys (crypt.c) ---- */
 int dsl_load_key(dsl_pool_t *dp, const char *name, const coffer_key_t *key,
     int flags) CF_MUST_CHECK;

@@ -214,6 +214,29 @@ void dsl_refresh_settings(dsl_pool_t *dp);
 
 extern const cf_os_ops_t dsl_head_ops;
 
+/* dataset.c internals used by recv.c */
+#define DIRF_RECV       0x1     /* a hidden dataset a receive builds */
+#define DIRF_SHAREDKEYS 0x2     /* it uses its target's key record */
+int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, cf_cryptset_t *cs, dsl_dataset_t **out);
+int head_close_unheld(dsl_pool_t *dp, uint64_t dsobj, uint64_t txg);
+int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent, int type,
+    uint64_t volsize, uint64_t txg, uint64_t *dirp, uint64_t *dsp);
+int split_parent(const char *name, char *parent, size_t n,
+    const char **leaf);
+int deadlist_rewrite(dsl_pool_t *dp, cf_tx_t *tx, uint64_t obj,
+    const cf_buf_t *buf);
+/* Free every block of a tree born after min_txg (a traverse callback). */
+struct freeall_arg {
+	dsl_pool_t *dp;
+	uint64_t txg;
+	uint64_t freed;
+};
+int freeall_cb(void *arg, uint64_t obj, uint64_t blkid,
+    const cf_blkptr_t *bp);
+int dsl_snapshot_sync(dsl_pool_t *dp, const char *fs, const char *snap,
+    uint64_t guid, uint64_t txg);
+
 /* Create the root dataset of a new pool (sync context). */
 int dsl_create_root(dsl_pool_t *dp, uint64_t txg, const char *const *props);
 

@@ -22,6 +22,7 @@
 #include "dsl/dsl.h"
 #include "fs/fs.h"
 #include "spa/spa.h"
+#include "send/send.h"
 
 #define ENTER() cf_clear_errdetail()
 
@@ -1169,4 +1170,28 @@ int64_t coffer_vol_write(coffer_fs_t *v, uint64_t off, const void *buf,
 		done += n;
 	}
 	return (int64_t)done;
+}
+
+/* ---- replication ------------------------------------------------------------------ */
+
+int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
+    int flags, int fd, coffer_progress_fn progress, void *arg)
+{
+	ENTER();
+	int err = dsl_lookup(p->dp, snap, NULL);
+	if (err) {
+		if (err == COFFER_ENODS)
+			cf_set_errdetail("snapshot does not exist");
+		return err;
+	}
+	return cf_send(p->dp, snap, from, flags, cf_stream_fd_write, &fd,
+	    progress, arg);
+}
+
+int coffer_receive(coffer_pool_t *p, const char *target, int flags, int fd)
+{
+	ENTER();
+	return cf_recv(p->dp, target,
+	    (flags & COFFER_RECV_FORCE) ? CF_RECV_FORCE : 0,
+	    cf_stream_fd_read, &fd);
 }

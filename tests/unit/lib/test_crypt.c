@@ -50,6 +50,10 @@ static int file_has(const char *path, const void *needle, size_t nlen)
 	size_t bs = 1 << 20;
 	uint8_t *buf = malloc(bs + nlen);
 	size_t carry = 0;
+	if (!buf) {
+		close(fd);
+		return -1;
+	}
 	int found = 0;
 	for (;;) {
 		ssize_t r = read(fd, buf + carry, bs);

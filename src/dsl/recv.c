@@ -1,0 +1,465 @@
+/*
+ * dsl recv: the atomic part of receive.
+ *
+ * A receive never writes into its target.  It builds a hidden dataset,
+ * named "%LEAF" beside the target (names users cannot make), and only at
+ * the stream's END, in one sync task, makes it the target:
+ *  - a full stream: the hidden dataset is renamed to the target and the
+ *    stream's snapshot taken (with the sender's guid);
+ *  - an incremental: the hidden dataset starts as a clone of the target's
+ *    latest snapshot S (same root, its blocks S's), and at END its root,
+ *    referenced bytes and deadlist (blocks of S it replaced) become the
+ *    target head's, then the snapshot is taken.
+ * Anything else (a bad stream, a full pool, a killed receiver) leaves the
+ * target untouched; the hidden dataset is destroyed by abort, or by the
+ * next receive into the same target.
+ *
+ * Invariants
+ *  1. Blocks the hidden clone shares with S are never freed by it: its
+ *     prev_txg is S's txg, so killing one puts it on its deadlist.
+ *  2. The swap happens in one sync task: a crash leaves the old target or
+ *     the new one, never a mix.
+ */
+#include "dsl/dsl_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct dsl_recv {
+	dsl_pool_t *dp;
+	char target[DSL_NAME_MAX + 1];
+	char hidden[DSL_NAME_MAX + 2];
+	uint64_t fromguid;
+	uint64_t snapobj;               /* incremental: S */
+	uint64_t snaptxg;
+	cf_objset_t *os;
+	dsl_dataset_t *ds;
+};
+
+static int hidden_name(const char *target, char *out, size_t n)
+{
+	char parent[DSL_NAME_MAX + 1];
+	const char *leaf;
+	if (split_parent(target, parent, sizeof(parent), &leaf) != 0) {
+		cf_set_errdetail("cannot receive into a pool's root dataset");
+		return -EINVAL;
+	}
+	if (cf_snprintf(out, n, "%s/%%%s", parent, leaf))
+		return COFFER_EBADNAME;
+	return 0;
+}
+
+/* Destroy the hidden dataset of a receive (sync context). */
+static int destroy_hidden(dsl_pool_t *dp, const char *hidden, uint64_t txg)
+{
+	uint64_t dirobj;
+	int err = dsl_dir_lookup(dp, hidden, &dirobj);
+	if (err == COFFER_ENODS)
+		return 0;
+	dirrec_t r;
+	dsrec_t s;
+	if (!err)
+		err = dir_read(dp, dirobj, &r);
+	if (!err)
+		err = ds_read(dp, r.head, &s);
+	if (!err && !(r.flags & DIRF_RECV))
+		err = CF_CORRUPT();
+	if (err)
+		return err;
+	err = head_close_unheld(dp, r.head, txg);
+	if (!err)
+		err = ds_read(dp, r.head, &s);
+	if (err)
+		return err;
+	/* its own blocks: born after the clone's origin (all for a full) */
+	struct freeall_arg fa = { dp, txg, 0 };
+	err = cf_os_traverse_root(dp->spa, &s.root, s.prev_txg, freeall_cb,
+	    &fa);
+	if (err)
+		return err;
+	cf_tx_t tx;
+	cf_tx_sync_init(&tx, dp->mos, txg);
+	dirrec_t pr;
+	char parent[DSL_NAME_MAX + 1];
+	const char *leaf;
+	err = split_parent(hidden, parent, sizeof(parent), &leaf);
+	if (!err)
+		err = dir_read(dp, r.parent, &pr);
+	if (!err)
+		err = cf_zap_remove(dp->mos, &tx, pr.children, leaf);
+	if (!err && r.keyrec && !(r.flags & DIRF_SHAREDKEYS))
+		err = dsl_crypt_destroy_sync(dp, &tx, &r);
+	uint64_t objs[] = { s.deadlist, r.children, r.props, r.snapnames,
+		r.head, dirobj };
+	for (size_t i = 0; i < CF_ARRAY_SIZE(objs) && !err; i++)
+		err = cf_obj_free(dp->mos, &tx, objs[i]);
+	return err;
+}
+
+struct begin_arg {
+	dsl_recv_t *r;
+	int type;
+	uint64_t volsize;
+	crypt_plan_t *plan;
+	int force;
+};
+
+static int latest_snap(dsl_pool_t *dp, const dirrec_t *r, uint64_t *snap,
+    dsrec_t *s)
+{
+	dsrec_t h;
+	int err = ds_read(dp, r->head, &h);
+	if (err)
+		return err;
+	*snap = h.prev;
+	if (!h.prev)
+		return COFFER_ENODS;
+	return ds_read(dp, h.prev, s);
+}
+
+static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	struct begin_arg *a = arg;
+	dsl_recv_t *r = a->r;
+	/* a stale hidden dataset of an interrupted receive goes first */
+	int err = destroy_hidden(dp, r->hidden, txg);
+	if (err)
+		return err;
+	char parent[DSL_NAME_MAX + 1];
+	const char *leaf;
+	uint64_t pdir, tdir = 0;
+	err = split_parent(r->target, parent, sizeof(parent), &leaf);
+	if (!err)
+		err = dsl_dir_lookup(dp, parent, &pdir);
+	if (err == COFFER_ENODS)
+		cf_set_errdetail("parent '%s' does not exist", parent);
+	if (err)
+		return err;
+	int exists = dsl_dir_lookup(dp, r->target, &tdir) == 0;
+	dirrec_t pr, tr;
+	dsrec_t snap;
+	err = dir_read(dp, pdir, &pr);
+	if (err)
+		return err;
+	if (!r->fromguid && exists) {
+		cf_set_errdetail("'%s' exists; a full stream needs a new "
+		    "dataset", r->target);
+		return COFFER_EEXIST;
+	}
+	if (r->fromguid) {
+		if (!exists) {
+			cf_set_errdetail("'%s' does not exist (an incremental "
+			    "stream needs its base)", r->target);
+			return COFFER_ENODS;
+		}
+		err = dir_read(dp, tdir, &tr);
+		if (!err)
+			err = latest_snap(dp, &tr, &r->snapobj, &snap);
+		if (err == COFFER_ENODS || (!err && snap.guid != r->fromguid)) {
+			cf_set_errdetail("the stream's base snapshot is not the "
+			    "latest snapshot of '%s'", r->target);
+			return COFFER_EBADSTREAM;
+		}
+		if (err)
+			return err;
+		dsrec_t head;
+		err = ds_read(dp, tr.head, &head);
+		if (err)
+			return err;
+		dsl_dataset_t *h = dsl_open_head(dp, tr.head);
+		if (h) {
+			pthread_mutex_lock(&h->acct);
+			head.root = h->ds.root;
+			pthread_mutex_unlock(&h->acct);
+		}
+		if (head.root.birth != snap.root.birth ||
+		    memcmp(head.root.checksum, snap.root.checksum, 32) != 0) {
+			cf_set_errdetail("'%s' has changed since its latest "
+			    "snapshot (use -F to roll it back)", r->target);
+			return COFFER_EBUSY;
+		}
+		r->snaptxg = snap.txg;
+		a->type = (int)tr.type;
+		a->volsize = tr.volsize;
+	}
+	/* the hidden dataset */
+	cf_tx_t tx;
+	cf_tx_sync_init(&tx, dp->mos, txg);
+	uint64_t hdir, hds;
+	err = create_dir(dp, &tx, pdir, a->type, a->volsize, txg, &hdir, &hds);
+	if (!err)
+		err = cf_zap_add_u64(dp->mos, &tx, pr.children,
+		    strrchr(r->hidden, '/') + 1, hdir);
+	dirrec_t hr;
+	dsrec_t hs;
+	if (!err)
+		err = dir_read(dp, hdir, &hr);
+	if (!err)
+		err = ds_read(dp, hds, &hs);
+	if (err)
+		return err;
+	hr.flags = DIRF_RECV;
+	cf_cryptset_t *cs = NULL;
+	if (r->fromguid) {
+		/* a clone of S: S's blocks stay S's (invariant 1) */
+		hs.root = snap.root;
+		hs.referenced = snap.referenced;
+		hs.prev_txg = snap.txg;
+		if (tr.keyrec) {
+			hr.keyrec = tr.keyrec;
+			hr.encroot = tr.encroot;
+			hr.flags |= DIRF_SHAREDKEYS;
+			err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
+		}
+	} else if (dsl_crypt_plan_encrypted(a->plan)) {
+		err = dsl_crypt_create_sync(dp, &tx, a->plan, hdir, &hr, &cs);
+	}
+	if (!err)
+		err = dir_write(dp, &tx, hdir, &hr);
+	if (!err)
+		err = ds_write(dp, &tx, hds, &hs);
+	if (!err)
+		err = head_open_cs(dp, hdir, hds, r->hidden, cs, &r->ds);
+	else
+		dsl_crypt_cryptset_free(cs);
+	if (!err) {
+		pthread_mutex_lock(&dp->ds_lock);
+		r->ds->refs++;
+		/* no ledger entries for a clone: the target's stands until
+		 * the swap (a crash leaves it valid) */
+		if (r->fromguid)
+			r->ds->ledger_txg = UINT64_MAX;
+		pthread_mutex_unlock(&dp->ds_lock);
+		r->os = r->ds->os;
+	}
+	return err;
+}
+
+int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
+    int force, int type, dsl_recv_t **out)
+{
+	int err = dsl_name_check(target, 0);
+	if (err)
+		return err;
+	dsl_recv_t *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->dp = dp;
+	r->fromguid = fromguid;
+	cf_strlcpy(r->target, target, sizeof(r->target));
+	err = hidden_name(target, r->hidden, sizeof(r->hidden));
+	struct begin_arg a = { r, type, 0, NULL, force };
+	if (!err && force && fromguid) {
+		/* -F: roll the target back to the stream's base first */
+		err = dsl_recv_rollback_to(dp, target, fromguid);
+	}
+	if (!err && !fromguid) {
+		/* a new dataset under an encrypted parent is encrypted */
+		char parent[DSL_NAME_MAX + 1];
+		const char *leaf;
+		uint64_t pdir;
+		err = split_parent(target, parent, sizeof(parent), &leaf);
+		if (!err) {
+			pthread_rwlock_rdlock(&dp->lock);
+			err = dsl_dir_lookup(dp, parent, &pdir);
+			pthread_rwlock_unlock(&dp->lock);
+			if (err == COFFER_ENODS)
+				cf_set_errdetail("parent '%s' does not exist",
+				    parent);
+		}
+		if (!err)
+			err = dsl_crypt_prepare(dp, pdir, NULL, NULL, &a.plan);
+	}
+	if (!err)
+		err = dsl_sync_task(dp, begin_task, &a);
+	dsl_crypt_plan_free(a.plan);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+cf_objset_t *dsl_recv_os(dsl_recv_t *r)
+{
+	return r->os;
+}
+
+struct end_arg {
+	dsl_recv_t *r;
+	const char *snap;
+	uint64_t toguid;
+};
+
+static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	struct end_arg *a = arg;
+	dsl_recv_t *r = a->r;
+	uint64_t hdir, pdir;
+	dirrec_t hr, pr;
+	char parent[DSL_NAME_MAX + 1];
+	const char *leaf;
+	int err = dsl_dir_lookup(dp, r->hidden, &hdir);
+	if (!err)
+		err = dir_read(dp, hdir, &hr);
+	if (!err)
+		err = split_parent(r->target, parent, sizeof(parent), &leaf);
+	if (!err)
+		err = dsl_dir_lookup(dp, parent, &pdir);
+	if (!err)
+		err = dir_read(dp, pdir, &pr);
+	if (err)
+		return err;
+	/* the hidden head's records of this txg go to the MOS first */
+	pthread_mutex_lock(&dp->ds_lock);
+	r->ds->refs--;
+	pthread_mutex_unlock(&dp->ds_lock);
+	err = head_close_unheld(dp, hr.head, txg);
+	if (err)
+		return err;
+	r->ds = NULL;
+	r->os = NULL;
+	err = dir_read(dp, hdir, &hr);
+	if (err)
+		return err;
+	cf_tx_t tx;
+	cf_tx_sync_init(&tx, dp->mos, txg);
+	if (!r->fromguid) {
+		/* full: the hidden dataset becomes the target */
+		hr.flags = 0;
+		err = cf_zap_remove(dp->mos, &tx, pr.children,
+		    strrchr(r->hidden, '/') + 1);
+		if (!err)
+			err = cf_zap_add_u64(dp->mos, &tx, pr.children, leaf,
+			    hdir);
+		if (!err)
+			err = dir_write(dp, &tx, hdir, &hr);
+		if (!err)
+			err = dsl_snapshot_sync(dp, r->target, a->snap, a->toguid,
+			    txg);
+		return err;
+	}
+	/* incremental: the target takes the clone's state */
+	uint64_t tdir;
+	dirrec_t tr;
+	dsrec_t th, hs;
+	err = dsl_dir_lookup(dp, r->target, &tdir);
+	if (!err)
+		err = dir_read(dp, tdir, &tr);
+	if (!err)
+		err = head_close_unheld(dp, tr.head, txg);
+	if (!err)
+		err = ds_read(dp, tr.head, &th);
+	if (!err)
+		err = ds_read(dp, hr.head, &hs);
+	if (err)
+		return err;
+	uint64_t olddl = th.deadlist;
+	th.root = hs.root;
+	th.referenced = hs.referenced;
+	th.deadlist = hs.deadlist;
+	tr.used += hr.used;
+	err = ds_write(dp, &tx, tr.head, &th);
+	if (!err)
+		err = dir_write(dp, &tx, tdir, &tr);
+	if (!err && tr.keyrec)
+		err = dsl_crypt_ledger_set(dp, &tr, &th.root);
+	/* the clone's records go; its blocks and deadlist are the target's */
+	if (!err)
+		err = cf_zap_remove(dp->mos, &tx, pr.children,
+		    strrchr(r->hidden, '/') + 1);
+	uint64_t objs[] = { olddl, hr.children, hr.props, hr.snapnames,
+		hr.head, hdir };
+	for (size_t i = 0; i < CF_ARRAY_SIZE(objs) && !err; i++)
+		err = cf_obj_free(dp->mos, &tx, objs[i]);
+	if (!err)
+		err = dsl_snapshot_sync(dp, r->target, a->snap, a->toguid, txg);
+	return err;
+}
+
+int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
+{
+	struct end_arg a = { r, snap, toguid };
+	int err = dsl_sync_task(r->dp, end_task, &a);
+	if (err) {
+		dsl_recv_abort(r);
+		return err;
+	}
+	free(r);
+	return 0;
+}
+
+static int abort_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	dsl_recv_t *r = arg;
+	if (r->ds) {
+		pthread_mutex_lock(&dp->ds_lock);
+		r->ds->refs--;
+		pthread_mutex_unlock(&dp->ds_lock);
+		r->ds = NULL;
+		r->os = NULL;
+	}
+	return destroy_hidden(dp, r->hidden, txg);
+}
+
+void dsl_recv_abort(dsl_recv_t *r)
+{
+	if (!r)
+		return;
+	int err = dsl_sync_task(r->dp, abort_task, r);
+	if (err)
+		cf_log(COFFER_LOG_ERR, "cannot remove the partial receive of "
+		    "'%s' (%s); the next receive will", r->target,
+		    coffer_strerror(err));
+	free(r);
+}
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static int names_add(const char *name, void *arg)
+{
+	struct names *l = arg;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 8;
+		char **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n] = strdup(name);
+	return l->v[l->n++] ? 0 : -ENOMEM;
+}
+
+/* -F: destroy the target's snapshots after the one with guid `guid`, then
+ * roll the target back to it. */
+int dsl_recv_rollback_to(dsl_pool_t *dp, const char *target, uint64_t guid)
+{
+	struct names l = { 0 };
+	int err = dsl_snapshots(dp, target, names_add, &l);
+	size_t base = l.n;
+	for (size_t i = 0; i < l.n && !err && base == l.n; i++) {
+		coffer_propval_t v;
+		err = dsl_prop_get(dp, l.v[i], "guid", &v);
+		if (!err && strtoull(v.raw, NULL, 10) == guid)
+			base = i;
+	}
+	if (!err && base == l.n) {
+		cf_set_errdetail("'%s' has no snapshot that is the stream's "
+		    "base", target);
+		err = COFFER_EBADSTREAM;
+	}
+	for (size_t i = l.n; i > base + 1 && !err; i--)
+		err = dsl_destroy(dp, l.v[i - 1]);
+	if (!err)
+		err = dsl_rollback(dp, l.v[base]);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	return err;
+}
