@@ -1287,7 +1287,8 @@ int cf_bonus_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err) {
-		memcpy(r->bonus, buf, len);
+		if (len)
+			memcpy(r->bonus, buf, len);
 		r->bonuslen = (uint16_t)len;
 		tx_dirty(tx, 0);
 	}

@@ -1455,7 +1455,38 @@ struct keychange {
 	int slotno;
 	uint8_t *newkr;
 	const char *const *props;
+	uint64_t rootguid;      /* change-key: the root whose key changed */
+	int keyring_was;        /* its key was in the kernel keyring */
 };
+
+/* keyformat, keylocation, pbkdf, pbkdf2iters of a root, in the txg of the
+ * key change itself (so a crash cannot separate them from the key). */
+static int set_key_props(dsl_pool_t *dp, cf_tx_t *tx, uint64_t rootdir,
+    const char *const *props)
+{
+	static const char *const names[] = { "keyformat", "keylocation",
+		"pbkdf", "pbkdf2iters" };
+	dirrec_t r;
+	int err = dir_read(dp, rootdir, &r);
+	for (size_t i = 0; i < CF_ARRAY_SIZE(names) && !err; i++) {
+		const char *v = prop_of(props, names[i]);
+		const cf_propdef_t *d = cf_prop_find(names[i]);
+		if (!v || !d)
+			continue;
+		char str[512], canon[512];
+		uint64_t num;
+		if (cf_prop_parse(d, v, &num, str, sizeof(str), NULL))
+			return COFFER_EBADPROP;
+		if (d->type == CF_PTYPE_NUMBER)
+			snprintf(canon, sizeof(canon), "%llu",
+			    (unsigned long long)num);
+		else
+			cf_strlcpy(canon, str, sizeof(canon));
+		err = cf_zap_update(dp->mos, tx, r.props, names[i], canon,
+		    strlen(canon));
+	}
+	return err;
+}
 
 /* Rewrap every key record under rootdir from kr to newkr (and move them
  * to newroot).  Sync context. */
@@ -1608,12 +1639,10 @@ static int split_root(dsl_pool_t *dp, cf_tx_t *tx, struct keychange *c,
 	nk->next = dp->keyroots;
 	dp->keyroots = nk;
 	pthread_mutex_unlock(&dp->key_lock);
-	char desc[96];
-	keyring_desc(dp, nk->guid, desc, sizeof(desc));
-	if (cf_keyring_store(desc, c->newkr, 32) != 0)
-		cf_log(COFFER_LOG_WARN, "cannot keep the new key in the kernel "
-		    "keyring");
-	return 0;
+	/* the new root's key goes to the keyring once this txg is durable */
+	c->rootguid = nk->guid;
+	c->keyring_was = 1;
+	return set_key_props(dp, tx, dirobj, c->props);
 }
 
 static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
@@ -1746,16 +1775,12 @@ static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		ks.ent = NULL;
 		ks.nent = 0;
 	}
-	/* a new root key also goes to the kernel keyring if the old was */
-	if (!err && c->op == 1) {
-		char desc[96];
-		uint8_t tmp[32];
-		keyring_desc(dp, ks.guid, desc, sizeof(desc));
-		if (cf_keyring_load(desc, tmp, 32) == 0 &&
-		    cf_keyring_store(desc, c->newkr, 32) != 0)
-			cf_keyring_remove(desc);
-		cf_wipe(tmp, sizeof(tmp));
-	}
+	/* the kernel keyring learns the new root key only once this txg
+	 * is durable (dsl_change_key): a crash before leaves both old */
+	if (!err && c->op == 1)
+		c->rootguid = ks.guid;
+	if (!err && c->op == 1)
+		err = set_key_props(dp, &tx, rootdir, c->props);
 	cf_wipe(&ks, sizeof(ks));
 	return err;
 }
@@ -1773,8 +1798,35 @@ static int keychange(dsl_pool_t *dp, struct keychange *c,
 	if (!err)
 		memcpy(c->slot.wrapped, w, 32);
 	cf_secure_free(w, 32);
+	if (!err && c->op == 1) {
+		/* was the old key kept in the kernel keyring? */
+		uint64_t rootdir, ksobj;
+		keystore_t ks;
+		pthread_rwlock_rdlock(&dp->lock);
+		int e = find_root(dp, c->name, &rootdir);
+		if (!e)
+			e = root_keystore(dp, rootdir, &ksobj);
+		if (!e)
+			e = ks_load(dp, ksobj, &ks);
+		pthread_rwlock_unlock(&dp->lock);
+		if (!e) {
+			char desc[96];
+			uint8_t tmp[32];
+			keyring_desc(dp, ks.guid, desc, sizeof(desc));
+			c->keyring_was = cf_keyring_load(desc, tmp, 32) == 0;
+			cf_wipe(tmp, sizeof(tmp));
+			ks_free(&ks);
+		}
+	}
 	if (!err)
 		err = dsl_sync_task(dp, keychange_task, c);
+	if (!err && c->op == 1 && c->keyring_was && c->rootguid) {
+		/* the txg is durable: now the keyring may follow */
+		char desc[96];
+		keyring_desc(dp, c->rootguid, desc, sizeof(desc));
+		if (cf_keyring_store(desc, c->newkr, 32) != 0)
+			cf_keyring_remove(desc);
+	}
 	cf_secure_free(c->newkr, 32);
 	cf_wipe(&c->slot, sizeof(c->slot));
 	return err;
@@ -1789,17 +1841,6 @@ int dsl_change_key(dsl_pool_t *dp, const char *name,
 	c.op = inherit ? 4 : 1;
 	c.props = props;
 	int err = keychange(dp, &c, newkey);
-	if (!err && !inherit) {
-		/* keyformat, keylocation, pbkdf as given: root properties */
-		static const char *const names[] = { "keyformat",
-			"keylocation", "pbkdf", "pbkdf2iters" };
-		for (size_t i = 0; i < CF_ARRAY_SIZE(names) && !err; i++) {
-			const char *v = prop_of(props, names[i]);
-			if (v)
-				err = dsl_prop_set_internal(dp, name, names[i],
-				    v);
-		}
-	}
 	return err;
 }
 
