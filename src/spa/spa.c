@@ -532,12 +532,20 @@ static void quiesce_and_sync(cf_spa_t *spa)
 	spa->dirty_bytes[spa->open_txg & 1] = 0;
 	while (spa->holds[txg & 1] > 0)
 		pthread_cond_wait(&spa->txg_cv, &spa->txg_lock);
+	/* A pause may have begun while the holders drained: the quiesced
+	 * txg waits for the resume.  pause and syncing change only under
+	 * txg_lock, so a pause either sees this sync and waits for it or
+	 * is seen here (cf_spa_sync_pause). */
+	while (spa->pause > 0)
+		pthread_cond_wait(&spa->txg_cv, &spa->txg_lock);
+	spa->syncing = 1;
 	pthread_cond_broadcast(&spa->txg_cv);
 	pthread_mutex_unlock(&spa->txg_lock);
 
 	int err = sync_one(spa, txg);
 
 	pthread_mutex_lock(&spa->txg_lock);
+	spa->syncing = 0;
 	if (err) {
 		if (!spa->failed)
 			spa->failed = err;
@@ -727,10 +735,11 @@ void cf_spa_sync_pause(cf_spa_t *spa)
 {
 	pthread_mutex_lock(&spa->txg_lock);
 	spa->pause++;
+	/* wait for a sync in progress to finish; none starts after this
+	 * (quiesce_and_sync waits for pause == 0 before it syncs) */
+	while (spa->syncing)
+		pthread_cond_wait(&spa->txg_cv, &spa->txg_lock);
 	pthread_mutex_unlock(&spa->txg_lock);
-	/* wait for a sync in progress to finish */
-	pthread_mutex_lock(&spa->sync_lock);
-	pthread_mutex_unlock(&spa->sync_lock);
 }
 
 void cf_spa_sync_resume(cf_spa_t *spa)

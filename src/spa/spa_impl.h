@@ -67,7 +67,9 @@ struct cf_spa {
 	uint64_t synced_txg;
 	uint64_t wanted_txg;            /* someone waits for this to sync */
 	uint64_t last_sync_ns;
-	int pause;
+	int pause;                      /* cf_spa_sync_pause depth */
+	int syncing;                    /* a txg is between quiesce and
+	                                   synced: pause waits for it */
 	int exiting;
 	int failed;                     /* sticky sync error */
 	int thread_running;
