@@ -156,6 +156,26 @@ typedef int (*coffer_progress_fn)(uint64_t done, uint64_t total, void *arg);
 int coffer_pool_scrub(coffer_pool_t *pool, coffer_progress_fn progress,
     void *arg);
 
+/*
+ * Consistency check of the space accounting (a debugging and crash-test
+ * tool, like zdb's leak detection): walk every block reachable from the
+ * last committed txg and compare with the allocator's persistent bitmap.
+ * Works on a pool opened read-only.  Syncs first when opened for
+ * writing.  Fills rep and returns 0 when the walk completed, whatever it
+ * found; a walk that cannot read a block fails with its error.
+ *   reachable_bytes   bytes of every copy of every reachable block
+ *   allocated_bytes   bytes the allocator has marked in use
+ *   leaked_bytes      allocated but not reachable (allocated - reachable)
+ *   double_refs       copies overlapping an earlier reachable copy
+ *   unallocated_refs  reachable copies in space marked free
+ * A healthy pool has the last three at zero.
+ */
+typedef struct coffer_check_report {
+	uint64_t reachable_bytes, allocated_bytes, leaked_bytes, double_refs,
+	    unallocated_refs;
+} coffer_check_report_t;
+int coffer_pool_check(coffer_pool_t *pool, coffer_check_report_t *rep);
+
 /* ---- datasets and properties -------------------------------------------- */
 
 #define COFFER_TYPE_FILESYSTEM 1

@@ -275,6 +275,7 @@ int cmd_pool_destroy(int argc, char **argv);
 int cmd_pool_list(int argc, char **argv);
 int cmd_pool_status(int argc, char **argv);
 int cmd_pool_scrub(int argc, char **argv);
+int cmd_pool_check(int argc, char **argv);
 
 int cmd_create(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);

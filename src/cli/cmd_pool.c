@@ -1,6 +1,6 @@
 /*
  * cmd_pool: coffer pool create | import | export | destroy | list | status
- * | scrub.
+ * | scrub | check.
  */
 #include "cli.h"
 
@@ -764,6 +764,71 @@ int cmd_pool_scrub(int argc, char **argv)
 		    "'coffer pool status -v %s'", argv[0],
 		    (unsigned long long)in.scrub_unrecoverable,
 		    in.scrub_unrecoverable == 1 ? "" : "s", argv[0]);
+		rc = CLI_FAIL;
+	}
+	return rc;
+}
+
+/*
+ * coffer pool check: compare what is reachable with what is allocated
+ * (coffer_pool_check).  Read-only, so it can examine a pool straight
+ * after a crash without changing it.  Exit 1 when anything is leaked,
+ * doubly referenced or referenced while free.
+ */
+int cmd_pool_check(int argc, char **argv)
+{
+	coffer_pool_t *pool;
+	coffer_check_report_t r;
+	int c, exact = 0, rc;
+
+	cli_optreset();
+	while ((c = cli_getopt(argc, argv, "p", NULL)) != -1) {
+		switch (c) {
+		case 'p': exact = 1; break;
+		default: return CLI_USAGE;
+		}
+	}
+	argc -= cli_optind;
+	argv += cli_optind;
+	if (argc < 1)
+		return cli_usage("missing pool name");
+	if (argc > 1)
+		return cli_usage("too many arguments");
+
+	if (cli_pool(argv[0], COFFER_OPEN_RDONLY, &pool) < 0)
+		return CLI_FAIL;
+	rc = coffer_pool_check(pool, &r);
+	if (rc < 0) {
+		cli_err(rc, "cannot check '%s'", argv[0]);
+		return cli_finish(CLI_FAIL);
+	}
+	if (exact) {
+		printf("reachable\t%llu\nallocated\t%llu\nleaked\t%llu\n"
+		    "double_refs\t%llu\nunallocated_refs\t%llu\n",
+		    (unsigned long long)r.reachable_bytes,
+		    (unsigned long long)r.allocated_bytes,
+		    (unsigned long long)r.leaked_bytes,
+		    (unsigned long long)r.double_refs,
+		    (unsigned long long)r.unallocated_refs);
+	} else {
+		char reach[32], alloc[32], leak[32];
+		cli_nicenum(r.reachable_bytes, reach, sizeof(reach));
+		cli_nicenum(r.allocated_bytes, alloc, sizeof(alloc));
+		cli_nicenum(r.leaked_bytes, leak, sizeof(leak));
+		printf("check of '%s': %s reachable, %s allocated, %s leaked, "
+		    "%llu double references, %llu references to free space\n",
+		    argv[0], reach, alloc, leak,
+		    (unsigned long long)r.double_refs,
+		    (unsigned long long)r.unallocated_refs);
+	}
+	rc = cli_finish(CLI_OK);
+	if (rc == CLI_OK && (r.leaked_bytes || r.double_refs ||
+	    r.unallocated_refs)) {
+		cli_msg("pool '%s' is inconsistent: %llu bytes leaked, %llu "
+		    "double references, %llu references to free space",
+		    argv[0], (unsigned long long)r.leaked_bytes,
+		    (unsigned long long)r.double_refs,
+		    (unsigned long long)r.unallocated_refs);
 		rc = CLI_FAIL;
 	}
 	return rc;

@@ -6,6 +6,9 @@
  * `coffer CMD --help`, so the help cannot drift from what is dispatched.
  * Adding a command: write cmd_x() in the cmd_<group>.c file, declare it in
  * cli.h, add a row here and a section to the man page in docs/man.
+ * Maintenance commands (consistency checks for tests and debugging) go in
+ * the second table: `coffer help` leaves them out, `coffer help -a` lists
+ * them, and everything else treats them like the others.
  */
 #include "cli.h"
 
@@ -200,18 +203,35 @@ static const struct cli_cmd commands[] = {
 	  "version",
 	  "show the version", NULL },
 	{ NULL, "help", cmd_help,
-	  "help [COMMAND]",
-	  "show the commands, or the help of one command", NULL },
+	  "help [-a] [COMMAND]",
+	  "show the commands, or the help of one command",
+	  "-a            also list the maintenance commands" },
+};
+
+static const struct cli_cmd maint_commands[] = {
+	{ "pool", "check", cmd_pool_check,
+	  "pool check [-p] POOL",
+	  "check that every allocated block is referenced exactly once",
+	  "-p            exact numbers, one KEY<TAB>VALUE per line" },
 };
 
 #define NCOMMANDS (int)(sizeof(commands) / sizeof(commands[0]))
+#define NMAINT (int)(sizeof(maint_commands) / sizeof(maint_commands[0]))
+#define NALL (NCOMMANDS + NMAINT)
+
+/* Commands 0 .. NCOMMANDS-1 are listed by `coffer help`, the rest (up to
+ * NALL) only by `coffer help -a`. */
+static const struct cli_cmd *cmd_at(int i)
+{
+	return i < NCOMMANDS ? &commands[i] : &maint_commands[i - NCOMMANDS];
+}
 
 const struct cli_cmd *cli_current;
 
 static const struct cli_cmd *find_cmd(const char *group, const char *name)
 {
-	for (int i = 0; i < NCOMMANDS; i++) {
-		const struct cli_cmd *c = &commands[i];
+	for (int i = 0; i < NALL; i++) {
+		const struct cli_cmd *c = cmd_at(i);
 		if ((group == NULL) != (c->group == NULL))
 			continue;
 		if (group && strcmp(group, c->group) != 0)
@@ -224,25 +244,26 @@ static const struct cli_cmd *find_cmd(const char *group, const char *name)
 
 static int is_group(const char *name)
 {
-	for (int i = 0; i < NCOMMANDS; i++)
-		if (commands[i].group && strcmp(commands[i].group, name) == 0)
+	for (int i = 0; i < NALL; i++)
+		if (cmd_at(i)->group && strcmp(cmd_at(i)->group, name) == 0)
 			return 1;
 	return 0;
 }
 
-static void list_commands(FILE *f, const char *group)
+static void list_commands(FILE *f, const char *group, int all)
 {
 	int w = 0;
+	int n = all ? NALL : NCOMMANDS;
 
-	for (int i = 0; i < NCOMMANDS; i++) {
-		const struct cli_cmd *c = &commands[i];
+	for (int i = 0; i < n; i++) {
+		const struct cli_cmd *c = cmd_at(i);
 		int len = (int)strlen(c->name) +
 		    (c->group ? (int)strlen(c->group) + 1 : 0);
 		if (len > w)
 			w = len;
 	}
-	for (int i = 0; i < NCOMMANDS; i++) {
-		const struct cli_cmd *c = &commands[i];
+	for (int i = 0; i < n; i++) {
+		const struct cli_cmd *c = cmd_at(i);
 		char full[64];
 		if (group && (!c->group || strcmp(group, c->group) != 0))
 			continue;
@@ -252,12 +273,12 @@ static void list_commands(FILE *f, const char *group)
 	}
 }
 
-static void print_overview(FILE *f)
+static void print_overview(FILE *f, int all)
 {
 	fprintf(f, "usage: coffer COMMAND [ARGS]...\n\n"
 	    "coffer manages encrypted copy-on-write storage pools.\n\n"
 	    "Commands:\n");
-	list_commands(f, NULL);
+	list_commands(f, NULL, all);
 	fprintf(f, "\nRun 'coffer help COMMAND' or 'coffer COMMAND --help' "
 	    "for the options of a command.\n");
 }
@@ -265,7 +286,7 @@ static void print_overview(FILE *f)
 static void print_group(FILE *f, const char *group)
 {
 	fprintf(f, "usage: coffer %s COMMAND [ARGS]...\n\nCommands:\n", group);
-	list_commands(f, group);
+	list_commands(f, group, 0);
 }
 
 void cli_print_usage(FILE *f, const struct cli_cmd *c)
@@ -307,7 +328,12 @@ static int cmd_help(int argc, char **argv)
 	const struct cli_cmd *c;
 
 	if (argc == 1) {
-		print_overview(stdout);
+		print_overview(stdout, 0);
+		return CLI_OK;
+	}
+	if (argc == 2 && (strcmp(argv[1], "-a") == 0 ||
+	    strcmp(argv[1], "--all") == 0)) {
+		print_overview(stdout, 1);
 		return CLI_OK;
 	}
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -378,11 +404,11 @@ int main(int argc, char **argv)
 	}
 
 	if (argc < 2) {
-		print_overview(stderr);
+		print_overview(stderr, 0);
 		return CLI_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		print_overview(stdout);
+		print_overview(stdout, 0);
 		return CLI_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)

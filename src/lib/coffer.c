@@ -656,6 +656,24 @@ int coffer_pool_scrub(coffer_pool_t *p, coffer_progress_fn progress,
 	return dsl_scrub(p->dp, progress, arg, &st);
 }
 
+int coffer_pool_check(coffer_pool_t *p, coffer_check_report_t *rep)
+{
+	ENTER();
+	if (!p || !rep)
+		return -EINVAL;
+	dsl_leak_report_t r;
+	memset(rep, 0, sizeof(*rep));
+	int err = dsl_leak_check(p->dp, &r);
+	if (err)
+		return err;
+	rep->reachable_bytes = r.reachable_bytes;
+	rep->allocated_bytes = r.allocated_bytes;
+	rep->leaked_bytes = r.leaked_bytes;
+	rep->double_refs = r.double_refs;
+	rep->unallocated_refs = r.unallocated_refs;
+	return 0;
+}
+
 /* ---- datasets ------------------------------------------------------------------------ */
 
 int coffer_create(coffer_pool_t *p, const char *name, int type,

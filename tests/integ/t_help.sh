@@ -7,8 +7,11 @@
 man=$(cd "$(dirname "$0")/../../docs/man" && pwd) ||
 	fail "no docs/man next to tests/integ"
 
-step "collect the synopses from coffer help"
+step "collect the synopses from coffer help -a"
 okout coffer help
+lacks "$OUT" "pool check"
+okout coffer help -a
+contains "$OUT" "pool check"
 printf '%s\n' "$OUT" | sed -n 's/^  \([a-z-]*\)  .*/\1/p; s/^  \(pool [a-z-]*\) .*/\1/p; s/^  \(key-slot [a-z-]*\) .*/\1/p' |
     sort -u >"$T/commands"
 [ "$(wc -l <"$T/commands")" -gt 20 ] || fail "too few commands in: $OUT"
