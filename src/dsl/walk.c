@@ -451,6 +451,15 @@ int dsl_leak_check(dsl_pool_t *dp, dsl_leak_report_t *rep)
 	if (err)
 		return err;
 	cf_spa_sync_pause(dp->spa);
+	/* A sync that failed (now, or since the one above) left the
+	 * allocator with part of a txg that never committed: it no longer
+	 * matches the last uberblock, and there is nothing to compare.
+	 * While paused no sync runs, so none can fail during the walk. */
+	err = cf_spa_failed(dp->spa);
+	if (err) {
+		cf_spa_sync_resume(dp->spa);
+		return err;
+	}
 	pthread_rwlock_rdlock(&dp->lock);
 	err = walk_pool(dp, leak_visit, &l);
 	if (!err) {
