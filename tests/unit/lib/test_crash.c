@@ -2,7 +2,9 @@
  * test_crash: crash torture through the fault-injecting device.
  *
  * Each iteration (one seed) creates a pool on one or two regular files,
- * then runs one to three cycles of:
+ * small (the allocator soon reuses freed space) or large, with a
+ * filesystem that is an encryption root one time in three (a random
+ * suite, raw keys), then runs one to eight cycles of:
  *
  *   open the files behind fault devices (cf_vdev_open_fault) that lose
  *   power at a random write, with drop / apply / tear chosen by the seed
@@ -10,7 +12,8 @@
  *   run a random workload through the dsl and fs layers (create, write,
  *   overwrite, truncate, rename, unlink, mkdir, rmdir, bursts of small
  *   files and their removal, sync, snapshot, snapshot destroy, rollback,
- *   create and destroy of a second filesystem) until the power goes,
+ *   create and destroy of a second filesystem, change-key, key slots
+ *   added and removed) until the power goes,
  *   then a few more operations that must fail cleanly; in some cycles a
  *   helper thread syncs, scrubs and leak-checks meanwhile;
  *   close everything, errors ignored (ASan checks that path for leaks);
@@ -21,7 +24,8 @@
  *       unallocated block,
  *     - its state (every file byte for byte, every directory, the
  *       snapshot list and the contents of every snapshot, the second
- *       filesystem) is one the workload went through at or after the
+ *       filesystem, the key slots in use and the keys that unlock) is
+ *       one the workload went through at or after the
  *       last sync that returned success: a txg is atomic and a synced one
  *       is durable;
  *   the recovered state becomes the model of the next cycle.
@@ -110,7 +114,12 @@ typedef struct snapm {
 	uint8_t dig[32];        /* tree digest */
 } snapm_t;
 
+#define NSLOTS      COFFER_MAX_KEY_SLOTS
+#define MAX_KEYS    24          /* user keys made in one iteration */
+
 typedef struct model {
+	int8_t slotkey[NSLOTS]; /* encrypted FSNAME: the key in each slot
+	                           (an index into run.keys), -1 empty */
 	tree_t t;               /* the head of FSNAME */
 	snapm_t *s;             /* its snapshots, oldest first */
 	int ns, caps;
@@ -218,14 +227,34 @@ static void tree_digest(const tree_t *t, uint8_t out[32])
 	free(ix);
 }
 
-/* The digest of a whole state: the head's tree, the snapshots and the
- * scratch dataset (NULL: absent). */
-static void state_digest(const uint8_t tdig[32], const snapm_t *s, int ns,
-    const uint8_t *t2dig, uint8_t out[32])
+/* What can be seen of the key slots: the slots in use and the keys that
+ * unlock (bit i: key i). */
+static void slots_seen(const int8_t *slotkey, uint8_t used[1],
+    uint8_t keys[4])
 {
+	uint32_t k = 0;
+	used[0] = 0;
+	for (int i = 0; i < NSLOTS; i++)
+		if (slotkey[i] >= 0) {
+			used[0] |= (uint8_t)(1u << i);
+			k |= 1u << slotkey[i];
+		}
+	le32_put(keys, k);
+}
+
+/* The digest of a whole state: the head's tree, the snapshots, the
+ * scratch dataset (t2dig NULL: absent) and the key slots (used: the
+ * slots in use, keys: bit i set when key i unlocks). */
+static void state_digest(const uint8_t tdig[32], const snapm_t *s, int ns,
+    const uint8_t *t2dig, uint8_t used, uint32_t keys, uint8_t out[32])
+{
+	uint8_t kb[5];
 	cf_sha256_ctx_t *c = cf_sha256_new();
 	if (!c)
 		abort();
+	kb[0] = used;
+	le32_put(kb + 1, keys);
+	cf_sha256_update(c, kb, 5);
 	cf_sha256_update(c, tdig, 32);
 	for (int i = 0; i < ns; i++) {
 		cf_sha256_update(c, s[i].name, strlen(s[i].name) + 1);
@@ -267,6 +296,10 @@ typedef struct run {
 	uint64_t seed, rng;
 	int cycle, op;
 	int ndev, small;
+	int enc;                /* FSNAME is an encryption root */
+	char suite[32];
+	uint8_t keys[MAX_KEYS][32];     /* raw user keys */
+	int nkeys;
 	char dev[2][512];
 	char props[4][64];
 	/* open during a cycle */
@@ -279,6 +312,7 @@ typedef struct run {
 	model_t m;
 	tree_t synced;          /* the head at the last sync (diagnostics) */
 	uint8_t (*cand)[32];    /* cand[k]: the state after step k */
+	int8_t (*cslots)[NSLOTS];       /* and its key slots */
 	int ncand, capcand;
 	int floor;              /* steps below are not durable enough */
 	int published;          /* last step pushed (for the helper) */
@@ -298,6 +332,7 @@ typedef struct run {
 	uint8_t *buf;           /* MAX_FILE bytes of scratch */
 	/* statistics */
 	uint64_t ops, crashes_mid, syncs, recovered_later, enospc;
+	uint64_t opcount[32];   /* successful operations by kind */
 } run_t;
 
 static int verbose;
@@ -377,7 +412,7 @@ static void power_cut(run_t *r)
 			cf_vdev_fault_crash(r->fault[i]);
 }
 
-static int cand_push(run_t *r, const uint8_t d[32])
+static int cand_push(run_t *r, const uint8_t d[32], const int8_t *slotkey)
 {
 	if (r->ncand == r->capcand) {
 		int nc = r->capcand ? r->capcand * 2 : 64;
@@ -385,8 +420,13 @@ static int cand_push(run_t *r, const uint8_t d[32])
 		if (!nv)
 			return -ENOMEM;
 		r->cand = nv;
+		nv = realloc(r->cslots, (size_t)nc * NSLOTS);
+		if (!nv)
+			return -ENOMEM;
+		r->cslots = nv;
 		r->capcand = nc;
 	}
+	memcpy(r->cslots[r->ncand], slotkey, NSLOTS);
 	memcpy(r->cand[r->ncand++], d, 32);
 	__atomic_store_n(&r->published, r->ncand - 1, __ATOMIC_RELEASE);
 	return 0;
@@ -403,10 +443,12 @@ static void floor_raise(run_t *r, int k)
 
 static void model_state(const model_t *m, uint8_t out[32])
 {
-	uint8_t t[32], t2[32];
+	uint8_t t[32], t2[32], used, keys[4];
 	tree_digest(&m->t, t);
 	tree_digest(&m->t2, t2);
-	state_digest(t, m->s, m->ns, m->has2 ? t2 : NULL, out);
+	slots_seen(m->slotkey, &used, keys);
+	state_digest(t, m->s, m->ns, m->has2 ? t2 : NULL, used,
+	    le32_get(keys), out);
 }
 
 /* The state now is a candidate. */
@@ -416,7 +458,7 @@ static int cand_now(run_t *r)
 	if (r->post)
 		return 0;
 	model_state(&r->m, d);
-	return cand_push(r, d);
+	return cand_push(r, d, r->m.slotkey);
 }
 
 /* A sync point: everything so far is durable. */
@@ -573,13 +615,15 @@ static void head_unmount(run_t *r)
 
 enum { OP_CREATE, OP_WRITE, OP_TRUNC, OP_UNLINK, OP_MKDIR, OP_RMDIR,
 	OP_RENAME, OP_SYNC, OP_SNAP, OP_DESTROY, OP_ROLLBACK, OP_DSCREATE,
-	OP_DSDESTROY, OP_BURST, OP_PURGE, OP_N };
+	OP_DSDESTROY, OP_BURST, OP_PURGE, OP_CHANGEKEY, OP_SLOTADD,
+	OP_SLOTREMOVE, OP_N };
 static const char *const op_names[OP_N] = { "create", "write", "truncate",
 	"unlink", "mkdir", "rmdir", "rename", "sync", "snapshot",
 	"destroy", "rollback", "create dataset", "destroy dataset",
-	"create many", "unlink many" };
+	"create many", "unlink many", "change-key", "add key slot",
+	"remove key slot" };
 static const int op_weight[OP_N] = { 10, 32, 8, 6, 4, 2, 5, 8, 5, 4, 2, 2,
-	2, 2, 2 };
+	2, 2, 2, 2, 2, 2 };
 
 /* A skipped operation (nothing to do) returns 1. */
 #define SKIP 1
@@ -1121,6 +1165,96 @@ static int op_dsdestroy(run_t *r)
 	return 0;
 }
 
+/* ---- keys of the encrypted filesystem ---- */
+
+static coffer_key_t key_of(run_t *r, int i)
+{
+	coffer_key_t k = { r->keys[i], 32 };
+	return k;
+}
+
+static int new_key(run_t *r)
+{
+	if (r->nkeys >= MAX_KEYS)
+		return -1;
+	for (int i = 0; i < 32; i += 8) {
+		uint64_t v = sm64(&r->rng);
+		memcpy(r->keys[r->nkeys] + i, &v, 8);
+	}
+	return r->nkeys++;
+}
+
+static const char *const raw_props[] = { "keyformat=raw", NULL };
+
+/* change-key: a new root key and one slot, holding a new user key */
+static int op_changekey(run_t *r, pending_task_t *pt)
+{
+	int k;
+	if (!r->enc || (k = new_key(r)) < 0)
+		return SKIP;
+	pt->index = k;
+	snprintf(r->detail, sizeof(r->detail), "to key %d", k);
+	coffer_key_t key = key_of(r, k);
+	int err = dsl_change_key(r->dp, FSNAME, raw_props, &key, 0);
+	if (err)
+		return err;
+	memset(r->m.slotkey, -1, NSLOTS);
+	r->m.slotkey[0] = (int8_t)k;
+	return 0;
+}
+
+static int op_slotadd(run_t *r, pending_task_t *pt)
+{
+	int k, used = 0;
+	for (int i = 0; i < NSLOTS; i++)
+		used += r->m.slotkey[i] >= 0;
+	if (!r->enc || used == NSLOTS || (k = new_key(r)) < 0)
+		return SKIP;
+	pt->index = k;
+	snprintf(r->detail, sizeof(r->detail), "key %d", k);
+	coffer_key_t key = key_of(r, k);
+	int err = dsl_key_slot_add(r->dp, FSNAME, raw_props, &key);
+	if (err)
+		return err;
+	for (int i = 0; i < NSLOTS; i++)
+		if (r->m.slotkey[i] < 0) {
+			r->m.slotkey[i] = (int8_t)k;
+			break;
+		}
+	return 0;
+}
+
+static int op_slotremove(run_t *r, pending_task_t *pt)
+{
+	int used[NSLOTS], n = 0;
+	for (int i = 0; i < NSLOTS; i++)
+		if (r->m.slotkey[i] >= 0)
+			used[n++] = i;
+	if (!r->enc || n < 2)
+		return SKIP;
+	int s = used[rnd(r, (uint64_t)n)];
+	pt->index = s;
+	snprintf(r->detail, sizeof(r->detail), "slot %d (key %d)", s,
+	    r->m.slotkey[s]);
+	int err = dsl_key_slot_remove(r->dp, FSNAME, s);
+	if (err)
+		return err;
+	r->m.slotkey[s] = -1;
+	return 0;
+}
+
+/* Load a key of the model's slots (the first that is there). */
+static int load_key(run_t *r, dsl_pool_t *dp, const int8_t *slotkey)
+{
+	int err = COFFER_EWRONGKEY;
+	for (int i = 0; i < NSLOTS && err; i++)
+		if (slotkey[i] >= 0) {
+			coffer_key_t key = key_of(r, slotkey[i]);
+			err = dsl_load_key(dp, FSNAME, &key, 0);
+		}
+	return err;
+}
+
 static int run_op(run_t *r, int op, pending_task_t *pt)
 {
 	pt->op = op;
@@ -1139,6 +1273,9 @@ static int run_op(run_t *r, int op, pending_task_t *pt)
 	case OP_DSDESTROY: return op_dsdestroy(r);
 	case OP_BURST: return op_burst(r);
 	case OP_PURGE: return op_purge(r);
+	case OP_CHANGEKEY: return op_changekey(r, pt);
+	case OP_SLOTADD: return op_slotadd(r, pt);
+	case OP_SLOTREMOVE: return op_slotremove(r, pt);
 	default: return op_rollback(r, pt);
 	}
 }
@@ -1160,8 +1297,10 @@ static int pick_op(run_t *r)
 /* The state a failed sync task leaves if it committed after all. */
 static int would_be(run_t *r, const pending_task_t *pt)
 {
-	uint8_t t[32], t2[32], d[32];
+	uint8_t t[32], t2[32], d[32], used, keys[4];
+	int8_t slotkey[NSLOTS];
 	int ns = r->m.ns, has2 = r->m.has2;
+	memcpy(slotkey, r->m.slotkey, NSLOTS);
 	snapm_t *s = malloc(((size_t)ns + 1) * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -1182,12 +1321,24 @@ static int would_be(run_t *r, const pending_task_t *pt)
 		has2 = 1;
 	} else if (pt->op == OP_DSDESTROY) {
 		has2 = 0;
+	} else if (pt->op == OP_CHANGEKEY) {
+		memset(slotkey, -1, NSLOTS);
+		slotkey[0] = (int8_t)pt->index;
+	} else if (pt->op == OP_SLOTADD) {
+		for (int i = 0; i < NSLOTS; i++)
+			if (slotkey[i] < 0) {
+				slotkey[i] = (int8_t)pt->index;
+				break;
+			}
+	} else if (pt->op == OP_SLOTREMOVE) {
+		slotkey[pt->index] = -1;
 	}
 	/* a new scratch dataset is empty */
 	tree_digest(pt->op == OP_DSCREATE ? &(tree_t){ 0 } : &r->m.t2, t2);
-	state_digest(t, s, ns, has2 ? t2 : NULL, d);
+	slots_seen(slotkey, &used, keys);
+	state_digest(t, s, ns, has2 ? t2 : NULL, used, le32_get(keys), d);
 	free(s);
-	return cand_push(r, d);
+	return cand_push(r, d, slotkey);
 }
 
 /* ---- a cycle: open behind the fault device, work until the power goes -------- */
@@ -1361,6 +1512,11 @@ static int workload(run_t *r, uint64_t *crash_at, int *modes)
 
 	if (open_faulty(r, &cfg, (int)rnd(r, (uint64_t)r->ndev)))
 		return FAILED;
+	if (r->enc && (err = load_key(r, r->dp, r->m.slotkey)) != 0) {
+		close_crashed(r);
+		return tfail(r, "cannot load the key: %s",
+		    coffer_strerror(err));
+	}
 	/* the state as it was opened is durable */
 	r->ncand = 0;
 	r->nlog = 0;
@@ -1410,10 +1566,13 @@ static int workload(run_t *r, uint64_t *crash_at, int *modes)
 		if (down)
 			continue;       /* nothing after the crash is durable */
 		r->ops++;
+		if (err == 0)
+			r->opcount[op]++;
 		if (err == 0) {
 			int sp = op == OP_SYNC || op == OP_SNAP ||
 			    op == OP_DESTROY || op == OP_ROLLBACK ||
-			    op == OP_DSDESTROY;
+			    op == OP_DSDESTROY || op == OP_CHANGEKEY ||
+			    op == OP_SLOTADD || op == OP_SLOTREMOVE;
 			if (sp ? synced_now(r) : cand_now(r))
 				return close_crashed(r), -ENOMEM;
 			continue;
@@ -1431,8 +1590,9 @@ static int workload(run_t *r, uint64_t *crash_at, int *modes)
 			    coffer_errdetail());
 		}
 		if ((op == OP_SNAP || op == OP_DESTROY || op == OP_ROLLBACK ||
-		    op == OP_DSDESTROY || (op == OP_DSCREATE && !r->m.has2)) &&
-		    would_be(r, &pt))
+		    op == OP_DSDESTROY || (op == OP_DSCREATE && !r->m.has2) ||
+		    op == OP_CHANGEKEY || op == OP_SLOTADD ||
+		    op == OP_SLOTREMOVE) && would_be(r, &pt))
 			return close_crashed(r), -ENOMEM;
 	}
 	return close_crashed(r);
@@ -1492,6 +1652,14 @@ static void diff_trees(const tree_t *want, const tree_t *got)
 		}
 }
 
+static int slot_cb(const coffer_slot_info_t *info, void *arg)
+{
+	uint8_t *used = arg;
+	if (info->slot >= 0 && info->slot < NSLOTS)
+		*used |= (uint8_t)(1u << info->slot);
+	return 0;
+}
+
 static int recover(run_t *r)
 {
 	cf_vdev_t *v[2];
@@ -1546,6 +1714,35 @@ static int recover(run_t *r)
 		    (unsigned long long)lr.leaked_bytes,
 		    (unsigned long long)lr.double_refs,
 		    (unsigned long long)lr.unallocated_refs);
+
+	/* the key slots: which slots are used, which keys unlock */
+	uint8_t kused = 0;
+	uint32_t kset = 0;
+	if (!rc && r->enc) {
+		for (int i = 0; i < r->nkeys && !rc; i++) {
+			coffer_key_t key = key_of(r, i);
+			err = dsl_load_key(dp, FSNAME, &key, COFFER_KEY_NOOP);
+			if (err == 0)
+				kset |= 1u << i;
+			else if (err != COFFER_EWRONGKEY)
+				rc = tfail(r, "cannot try key %d: %s", i,
+				    coffer_strerror(err));
+		}
+		if (!rc && (err = dsl_key_slot_list(dp, FSNAME, slot_cb,
+		    &kused)) != 0)
+			rc = tfail(r, "cannot list the key slots: %s",
+			    coffer_strerror(err));
+		int first = 0;
+		while (first < r->nkeys && !(kset & (1u << first)))
+			first++;
+		if (!rc && first == r->nkeys)
+			rc = tfail(r, "no key unlocks %s after the crash",
+			    FSNAME);
+		coffer_key_t key = key_of(r, first);
+		if (!rc && (err = dsl_load_key(dp, FSNAME, &key, 0)) != 0)
+			rc = tfail(r, "cannot load key %d: %s", first,
+			    coffer_strerror(err));
+	}
 
 	/* the state: the head, the snapshots and their trees */
 	model_t got = { 0 };
@@ -1603,9 +1800,12 @@ static int recover(run_t *r)
 			    coffer_strerror(err));
 	}
 	if (!rc) {
-		uint8_t d[32];
+		uint8_t d[32], t[32], t2[32];
 		int k;
-		model_state(&got, d);
+		tree_digest(&got.t, t);
+		tree_digest(&got.t2, t2);
+		state_digest(t, got.s, got.ns, got.has2 ? t2 : NULL, kused,
+		    kset, d);
 		for (k = r->ncand - 1; k >= r->floor; k--)
 			if (memcmp(r->cand[k], d, 32) == 0)
 				break;
@@ -1630,6 +1830,13 @@ static int recover(run_t *r)
 			fprintf(stderr, "\n  %s: %s, found %s\n", FS2NAME,
 			    r->m.has2 ? "expected" : "not expected",
 			    got.has2 ? "it" : "none");
+			if (r->enc) {
+				fprintf(stderr, "  key slots at the end:");
+				for (int i = 0; i < NSLOTS; i++)
+					fprintf(stderr, " %d", r->m.slotkey[i]);
+				fprintf(stderr, "; found slots 0x%x, keys 0x%x\n",
+				    kused, kset);
+			}
 			fprintf(stderr, "  compared with the model at the end:\n");
 			diff_trees(&r->m.t, &got.t);
 			oplog_print(r);
@@ -1641,6 +1848,7 @@ static int recover(run_t *r)
 				    "%d entries, %d snapshots\n",
 				    (unsigned long long)txg, k, r->floor,
 				    r->ncand - 1, got.t.n, got.ns);
+			memcpy(got.slotkey, r->cslots[k], NSLOTS);
 			model_free(&r->m);
 			r->m = got;
 			memset(&got, 0, sizeof(got));
@@ -1665,7 +1873,7 @@ static int make_pool(run_t *r)
 	cf_vdev_t *v[2];
 	cf_spa_t *spa;
 	dsl_pool_t *dp;
-	const char *props[5];
+	const char *props[8];
 	int err;
 
 	snprintf(r->props[0], 64, "compression=%s", comp[rnd(r, 4)]);
@@ -1675,6 +1883,20 @@ static int make_pool(run_t *r)
 	for (int i = 0; i < 4; i++)
 		props[i] = r->props[i];
 	props[4] = NULL;
+	memset(r->m.slotkey, -1, NSLOTS);
+	r->nkeys = 0;
+	r->enc = rnd(r, 3) == 0;
+	if (r->enc) {
+		static const char *const suites[] = { "aes-128-ccm",
+			"aes-192-ccm", "aes-256-ccm", "aes-128-gcm",
+			"aes-192-gcm", "aes-256-gcm", "chacha20-poly1305" };
+		snprintf(r->suite, sizeof(r->suite), "encryption=%s",
+		    suites[rnd(r, 7)]);
+		props[4] = r->suite;
+		props[5] = "keyformat=raw";
+		props[6] = NULL;
+		r->m.slotkey[0] = (int8_t)new_key(r);
+	}
 
 	for (int i = 0; i < r->ndev; i++) {
 		unlink(r->dev[i]);
@@ -1694,7 +1916,12 @@ static int make_pool(run_t *r)
 	err = dsl_pool_create(spa, NULL, &dp);
 	if (err)
 		return tfail(r, "pool create: %s", coffer_strerror(err));
-	err = dsl_create(dp, FSNAME, COFFER_TYPE_FILESYSTEM, 0, props);
+	coffer_key_t key = key_of(r, 0);
+	if (r->enc)
+		err = dsl_create_key(dp, FSNAME, COFFER_TYPE_FILESYSTEM, 0,
+		    props, &key);
+	else
+		err = dsl_create(dp, FSNAME, COFFER_TYPE_FILESYSTEM, 0, props);
 	int e2 = dsl_pool_close(dp);
 	if (err || e2)
 		return tfail(r, "create %s (%s %s %s %s): %s", FSNAME,
@@ -1714,18 +1941,21 @@ static int iteration(run_t *r)
 	int cycles = 1 + (int)rnd(r, r->small ? 8 : 3);
 
 	if (verbose && !rc)
-		printf("  seed %llu: %d %s device%s, %s %s %s %s, %d cycles\n",
-		    (unsigned long long)r->seed, r->ndev,
+		printf("  seed %llu: %d %s device%s, %s %s %s %s%s%s, %d "
+		    "cycles\n", (unsigned long long)r->seed, r->ndev,
 		    r->small ? "small" : "large",
 		    r->ndev > 1 ? "s" : "", r->props[0], r->props[1],
-		    r->props[2], r->props[3], cycles);
+		    r->props[2], r->props[3], r->enc ? " " : "",
+		    r->enc ? r->suite : "", cycles);
 	for (r->cycle = 0; r->cycle < cycles && !rc; r->cycle++) {
 		uint64_t crash_at;
 		int modes;
 		r->helper_fail[0] = 0;
 		rc = workload(r, &crash_at, &modes);
-		if (!rc && r->helper_fail[0])
+		if (!rc && r->helper_fail[0]) {
 			rc = tfail(r, "%s", r->helper_fail);
+			oplog_print(r);
+		}
 		if (verbose && !rc)
 			printf("    cycle %d: %d ops, crash at write %llu "
 			    "(modes %d), %d candidate states%s\n", r->cycle,
@@ -1786,7 +2016,15 @@ static void test_crash_torture(void)
 	    (unsigned long long)syncs,
 	    (unsigned long long)mid, (unsigned long long)later,
 	    (double)(cf_mono_ns() - t0) / 1e9);
+	if (verbose) {
+		printf("  successful operations before the crashes:");
+		for (int i = 0; i < OP_N; i++)
+			printf("%s %s %llu", i ? "," : "", op_names[i],
+			    (unsigned long long)r->opcount[i]);
+		printf("\n");
+	}
 	free(r->cand);
+	free(r->cslots);
 	free(r->log);
 	free(r->buf);
 	pthread_mutex_destroy(&r->fail_lock);
