@@ -44,7 +44,8 @@
  * Environment:
  *   COFFER_TORTURE_ITERS  iterations (default 20)
  *   COFFER_TORTURE_SEED   seed of the first iteration (default: from the
- *                         clock); iteration i uses seed + i
+ *                         clock); iteration i uses seed + i, printed
+ *                         before it runs
  *   COFFER_TORTURE_VERBOSE=1  one line per cycle
  * Reproduce a failure: COFFER_TORTURE_SEED=<seed> COFFER_TORTURE_ITERS=1.
  * The workload and the crash point depend only on the seed; the order of
@@ -1940,13 +1941,14 @@ static int iteration(run_t *r)
 	int rc = make_pool(r);
 	int cycles = 1 + (int)rnd(r, r->small ? 8 : 3);
 
-	if (verbose && !rc)
-		printf("  seed %llu: %d %s device%s, %s %s %s %s%s%s, %d "
-		    "cycles\n", (unsigned long long)r->seed, r->ndev,
-		    r->small ? "small" : "large",
-		    r->ndev > 1 ? "s" : "", r->props[0], r->props[1],
-		    r->props[2], r->props[3], r->enc ? " " : "",
-		    r->enc ? r->suite : "", cycles);
+	/* every seed, flushed: a crash or hang of the test names its seed */
+	printf("  seed %llu: %d %s device%s, %s %s %s %s%s%s, %d "
+	    "cycles\n", (unsigned long long)r->seed, r->ndev,
+	    r->small ? "small" : "large",
+	    r->ndev > 1 ? "s" : "", r->props[0], r->props[1],
+	    r->props[2], r->props[3], r->enc ? " " : "",
+	    r->enc ? r->suite : "", cycles);
+	fflush(stdout);
 	for (r->cycle = 0; r->cycle < cycles && !rc; r->cycle++) {
 		uint64_t crash_at;
 		int modes;
