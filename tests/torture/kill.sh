@@ -3,11 +3,12 @@
 #
 #	COFFER=path/to/coffer sh tests/torture/kill.sh [ITERS [SEED]]
 #
-# A pool on a file in a temporary directory holds a filesystem and a
-# volume.  Each iteration starts one writer in the background -- put of a
-# new file, write of a volume slot, snapshot, destroy of a snapshot, rm,
-# or a scrub -- and SIGKILLs it after a random short delay (or lets it
-# finish).  A writer that exited 0 reported its change as done and the
+# A pool on a file in a temporary directory holds a filesystem, an
+# encrypted filesystem (its key loaded for later processes, in the kernel
+# keyring, unloaded at the end) and a volume.  Each iteration starts one
+# writer in the background -- put of a new file, write of a volume slot,
+# snapshot, destroy of a snapshot, rm, or a scrub -- and SIGKILLs it
+# after a random short delay (or lets it finish).  A writer that exited 0 reported its change as done and the
 # change is recorded: file name and SHA-256, volume slot and SHA-256,
 # snapshot and the files it must hold, removed names.  A killed writer
 # leaves its target uncertain, and nothing is expected of it.  After each
@@ -54,12 +55,12 @@ mkdata() {
 }
 
 # ---- the record of what was reported done ------------------------------
-#   $T/files   NAME SHA        files that must be in tank/fs
-#   $T/maybe   NAME            files that may be there (killed writers)
-#   $T/gone    NAME            files that must not be there
+#   $T/files   SPEC SHA        files that must be there (SPEC: tank/fs:/f1)
+#   $T/maybe   SPEC            files that may be there (killed writers)
+#   $T/gone    SPEC            files that must not be there
 #   $T/slots   SLOT SHA        volume slots (1 MiB each)
 #   $T/snaps   SNAP            snapshots that must exist
-#   $T/snap.S  NAME SHA        files snapshot S must hold
+#   $T/snap.S  SPEC SHA        files snapshot S of tank/fs must hold
 #   $T/msnaps  SNAP            snapshots that may exist (killed writers)
 #   $T/nosnap  SNAP            snapshots that must not exist
 for f in files maybe gone slots snaps msnaps nosnap; do
@@ -84,6 +85,22 @@ SLOT=1048576
 NSLOTS=16
 mkpool tank 1G
 ok coffer create tank/fs
+head -c 32 /dev/urandom >"$T/raw.key"
+rnd 7
+for s in aes-128-ccm aes-192-ccm aes-256-ccm aes-128-gcm aes-192-gcm \
+    aes-256-gcm chacha20-poly1305; do
+	[ "$R" -eq 0 ] && suite=$s
+	R=$((R - 1))
+done
+kill_cleanup() {
+	kill_rc=$?
+	"$COFFER" unload-key -a >/dev/null 2>&1
+	(exit $kill_rc)
+	lib_cleanup
+}
+trap kill_cleanup EXIT
+ok coffer create -o "encryption=$suite" -o keyformat=raw \
+	-o "keylocation=file://$T/raw.key" tank/sec </dev/null
 ok coffer create -V $((SLOT * NSLOTS)) tank/vol
 
 # ---- the checks after each iteration ------------------------------------
@@ -94,13 +111,13 @@ verify() {
 	okout coffer pool check tank
 	contains "$OUT" " 0B leaked, 0 double references, 0 references"
 	while read -r name sum; do
-		coffer cat "tank/fs:/$name" >"$T/got" 2>"$T/err" ||
+		coffer cat "$name" >"$T/got" 2>"$T/err" ||
 			fail "done file $name is unreadable: $(cat "$T/err")"
 		[ "$(sha "$T/got")" = "$sum" ] ||
 			fail "done file $name has changed ($(wc -c <"$T/got") bytes)"
 	done <"$T/files"
 	while read -r name; do
-		coffer ls "tank/fs:/$name" >/dev/null 2>&1 &&
+		coffer ls "$name" >/dev/null 2>&1 &&
 			fail "removed file $name is back"
 	done <"$T/gone"
 	while read -r slot sum; do
@@ -117,7 +134,8 @@ verify() {
 			fail "snapshot $s is missing"
 		# two of its files, byte for byte
 		head -n 2 "$T/snap.$s" | while read -r name sum; do
-			coffer cat "tank/fs@$s:/$name" >"$T/got" 2>"$T/err" ||
+			coffer cat "tank/fs@$s:${name#tank/fs:}" >"$T/got" \
+			    2>"$T/err" ||
 				fail "$name in snapshot $s is unreadable:" \
 				    "$(cat "$T/err")"
 			[ "$(sha "$T/got")" = "$sum" ] ||
@@ -147,7 +165,12 @@ while [ $i -lt "$ITERS" ]; do
 	rm -f "$T/in"
 	if [ $op -lt 40 ]; then
 		what=put
-		name=f$i
+		rnd 3
+		if [ "$R" -eq 0 ]; then
+			name=tank/sec:/f$i
+		else
+			name=tank/fs:/f$i
+		fi
 		rnd 4
 		case $R in
 		0) rnd 65536 ;;
@@ -155,7 +178,7 @@ while [ $i -lt "$ITERS" ]; do
 		*) rnd 16000000 ;;
 		esac
 		mkdata "$T/in" "$R"
-		set -- "$COFFER" put "$T/in" "tank/fs:/$name"
+		set -- "$COFFER" put "$T/in" "$name"
 	elif [ $op -lt 60 ]; then
 		what="write"
 		rnd $NSLOTS
@@ -179,7 +202,7 @@ while [ $i -lt "$ITERS" ]; do
 		pickline "$T/cand"
 		name=$W
 		[ -n "$name" ] || continue
-		set -- "$COFFER" rm -f "tank/fs:/$name"
+		set -- "$COFFER" rm -f "$name"
 	else
 		what=scrub
 		set -- "$COFFER" pool scrub tank
@@ -220,7 +243,7 @@ while [ $i -lt "$ITERS" ]; do
 			echo "$slot $(sha "$T/in")" >>"$T/slots" ;;
 		snapshot)
 			echo "$name" >>"$T/snaps"
-			cp "$T/files" "$T/snap.$name" ;;
+			grep '^tank/fs:/' "$T/files" >"$T/snap.$name" ;;
 		destroy)
 			without "$name" "$T/snaps"
 			without "$name" "$T/msnaps"
