@@ -2168,18 +2168,21 @@ static void close_at(cf_vdev_t *inner, dsl_pool_t *dp)
  * the kernel keyring.  Here: hex key A, change-key to raw key B, the
  * power cut at every write of the change in turn.
  *
- * Known bugs (reported, not fixed here):
- *  1. keychange_task stores the new root key in the kernel keyring while
- *     the txg syncs, before it is durable.  A power cut (or SIGKILL)
- *     before the uberblock leaves the pool at the old root key and the
- *     keyring at the new one: every later process finds the dataset
- *     locked ("encryption key not loaded") until the user loads the old
- *     key again.
- *  2. dsl_change_key commits the new key in one txg and the keyformat /
- *     keylocation properties in a second one: a cut between them leaves
- *     raw key B as the only key with keyformat=hex, and change-key
- *     reports a failure although the key did change.
- * Runs only with COFFER_TORTURE_KNOWN_BUGS=1 (it fails until fixed).
+ * Found by this test, reported:
+ *  1. The kernel keyring and the pool can hold different root keys after
+ *     an interrupted change-key.  First the keyring learnt the new key
+ *     in the sync task, before the txg was durable (32 of 75 crash
+ *     points locked the dataset).  Since 5e11007 it learns it after
+ *     dsl_sync_task returns success, which leaves the reverse window:
+ *     the uberblock copies of L0/L2 are flushed (the txg is durable, at
+ *     the new key) and the write of L1/L3 fails, or the process is
+ *     killed before the keyring store: later processes find the dataset
+ *     locked (8 of 47 crash points here) until the new key is loaded by
+ *     hand, and change-key reported a failure.  Still open.
+ *  2. The key and its keyformat / keylocation committed in two txgs (40
+ *     of 75 crash points left raw key B with keyformat=hex).  Fixed by
+ *     5e11007: both in the key change's txg.
+ * Runs only with COFFER_TORTURE_KNOWN_BUGS=1 (it fails while 1 is open).
  */
 static void test_known_keychange_after_crash(void)
 {
