@@ -1783,7 +1783,21 @@ static int write_drs(cf_objset_t *os, dr_t **v, uint8_t *types, size_t n,
 	return 0;
 }
 
-/* Collect the drs of txg for objects (obj != 0) or object 0 only. */
+static int dr_cmp(const void *a, const void *b)
+{
+	const dr_t *x = *(dr_t *const *)a, *y = *(dr_t *const *)b;
+	if (x->obj != y->obj)
+		return x->obj < y->obj ? -1 : 1;
+	if (x->blkid != y->blkid)
+		return x->blkid < y->blkid ? -1 : 1;
+	return 0;
+}
+
+/* Collect the drs of txg for objects (obj != 0) or object 0 only, in
+ * (object, block) order: the allocator hands out space in the order the
+ * blocks are written, so this lays each object out on the device in file
+ * order, which is what the kernel's readahead on the device expects (the
+ * list itself is newest first, which stored files backwards). */
 static int collect(cf_objset_t *os, txgstate_t *ts, int meta, dr_t ***vp,
     uint8_t **tp, size_t *np)
 {
@@ -1799,11 +1813,13 @@ static int collect(cf_objset_t *os, txgstate_t *ts, int meta, dr_t ***vp,
 		return -ENOMEM;
 	}
 	size_t i = 0;
+	for (dr_t *d = ts->drs; d; d = d->lnext)
+		if ((d->obj == 0) == !!meta)
+			v[i++] = d;
+	qsort(v, n, sizeof(*v), dr_cmp);
 	int err = 0;
-	for (dr_t *d = ts->drs; d && !err; d = d->lnext) {
-		if ((d->obj == 0) != !!meta)
-			continue;
-		v[i] = d;
+	for (i = 0; i < n && !err; i++) {
+		dr_t *d = v[i];
 		attrs_t a;
 		err = get_attrs(os, d->obj, &a);
 		t[i] = a.type;
@@ -1814,7 +1830,6 @@ static int collect(cf_objset_t *os, txgstate_t *ts, int meta, dr_t ***vp,
 		if (!err && !(r && in_frees(r, d->blkid)) &&
 		    dn_get(os, d->obj, &dn) == 0)
 			err = bp_lookup(os, dn, d->blkid, &d->oldbp);
-		i++;
 	}
 	*vp = v;
 	*tp = t;
