@@ -122,6 +122,7 @@ cf pool create tank "$T/pool.img" --size "${POOL_MB}M" >/dev/null
 cf create tank/fs >/dev/null
 
 load0=$(cut -d' ' -f1 /proc/loadavg)
+start=$(date +%s)
 echo "bench: preparing data in $T ..." >&2
 dd if=/dev/urandom of="$T/src/random" bs=1M count="$SIZE_MB" \
     status=none
@@ -237,7 +238,7 @@ echo "machine:      $(nproc) CPUs, ${cpu:-unknown CPU}, $mem, Linux $(uname -r)"
 echo "directory:    $BASE ($fstype)"
 echo "data:         ${SIZE_MB} MiB random$( [ "$COMPRESSIBLE" = 1 ] && echo " + ${SIZE_MB} MiB text"), $NFILES files of 0-16 KiB ($(( SMALL_BYTES / 1048576 )) MiB) in $NDIRS dirs"
 echo "method:       median of $REPS; page cache dropped before reads: $DROP"
-echo "load average: $load0 at the start, $load1 at the end"
+echo "load average: $load0 at the start, $load1 at the end; run took $(( $(date +%s) - start )) s"
 echo "dataset:      $dsprops (no encryption yet: not implemented)"
 echo
 awk -F'|' '
