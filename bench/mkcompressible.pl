@@ -25,6 +25,9 @@ my @lines = (
 );
 # 8 MiB of text, then repeated: a repeat is 64 blocks of 128 KiB away,
 # far outside any compressor window, so it compresses like fresh text.
+# Each repeat starts with a line of a different length, so that no 4 KiB
+# block of the output equals another (storage that deduplicates blocks,
+# as some virtual disks do, must not make the plain-file copy cheap).
 my $chunk = '';
 my $t = 1700000000;
 while (length($chunk) < (8 << 20)) {
@@ -37,8 +40,10 @@ while (length($chunk) < (8 << 20)) {
 $chunk = substr($chunk, 0, 8 << 20);
 binmode STDOUT;
 my $left = $mib << 20;
-while ($left > 0) {
-	my $n = $left < length($chunk) ? $left : length($chunk);
-	print substr($chunk, 0, $n);
+for (my $i = 0; $left > 0; $i++) {
+	my $part = sprintf("# part %d%s\n", $i, '-' x (($i * 523) % 4096))
+	    . $chunk;
+	my $n = $left < length($part) ? $left : length($part);
+	print substr($part, 0, $n);
 	$left -= $n;
 }

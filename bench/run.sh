@@ -233,7 +233,7 @@ dsprops=$(cf get -H -p compression,recordsize,copies tank/fs |
 rev=$(cd "$HERE" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 echo
-echo "coffer bench: $("$COFFER" version 2>/dev/null | head -n 1) (git $rev)"
+echo "coffer bench: $("$COFFER" version 2>/dev/null | head -n 1), $COFFER (bench/ at git $rev)"
 echo "machine:      $(nproc) CPUs, ${cpu:-unknown CPU}, $mem, Linux $(uname -r)"
 echo "directory:    $BASE ($fstype)"
 echo "data:         ${SIZE_MB} MiB random$( [ "$COMPRESSIBLE" = 1 ] && echo " + ${SIZE_MB} MiB text"), $NFILES files of 0-16 KiB ($(( SMALL_BYTES / 1048576 )) MiB) in $NDIRS dirs"
