@@ -392,6 +392,43 @@ static void dr_remove(txgstate_t *ts, dr_t *d)
 	free(d);
 }
 
+/*
+ * Remove the drs of r's object with block ids in [b0, b1) from ts and
+ * return the bytes they held.  r is the object's record in ts.  Every dr
+ * is made by dr_get, which raises r->maxblkid to its block id, and
+ * r->maxblkid is lowered only after all the object's drs are gone, so
+ * they lie in [0, r->maxblkid]: probe those ids when there are fewer of
+ * them than drs in the txg (a small file among thousands of dirty
+ * blocks), else walk the list.  Either way the cost no longer grows
+ * with the size of the txg for every file created or removed.
+ */
+static uint64_t drop_drs(txgstate_t *ts, const dnrec_t *r, uint64_t b0,
+    uint64_t b1)
+{
+	uint64_t bytes = 0;
+	uint64_t hi = CF_MIN(b1, r->maxblkid + 1);
+	if (ts->ndr == 0 || b0 >= hi)
+		return 0;
+	if (hi - b0 <= ts->ndr) {
+		for (uint64_t b = b0; b < hi; b++) {
+			dr_t *d = dr_find(ts, r->obj, b);
+			if (d) {
+				bytes += d->size;
+				dr_remove(ts, d);
+			}
+		}
+		return bytes;
+	}
+	for (dr_t *d = ts->drs, *n; d; d = n) {
+		n = d->lnext;
+		if (d->obj == r->obj && d->blkid >= b0 && d->blkid < b1) {
+			bytes += d->size;
+			dr_remove(ts, d);
+		}
+	}
+	return bytes;
+}
+
 static dnrec_t *rec_find(txgstate_t *ts, uint64_t obj)
 {
 	if (!ts || !ts->dnnb)
@@ -1031,14 +1068,8 @@ int cf_obj_free_range(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		goto out;
 	uint64_t b0 = off / bs;
 	uint64_t b1 = end == UINT64_MAX ? UINT64_MAX : end / bs;
-	txgstate_t *ts = ts_get(os, tx->txg, 1);
-	for (dr_t *d = ts->drs, *n; d; d = n) {
-		n = d->lnext;
-		if (d->obj == obj && d->blkid >= b0 && d->blkid < b1) {
-			r->dirtybytes -= CF_MIN(r->dirtybytes, d->size);
-			dr_remove(ts, d);
-		}
-	}
+	uint64_t gone = drop_drs(ts_get(os, tx->txg, 1), r, b0, b1);
+	r->dirtybytes -= CF_MIN(r->dirtybytes, gone);
 	err = add_frange(r, b0, b1);
 	tx_dirty(tx, 0);
 out:
@@ -1072,12 +1103,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		err = rec_get(os, tx->txg, obj, &r);
 		if (err)
 			break;
-		txgstate_t *ts = ts_get(os, tx->txg, 1);
-		for (dr_t *d = ts->drs, *n; d; d = n) {
-			n = d->lnext;
-			if (d->obj == obj)
-				dr_remove(ts, d);
-		}
+		(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
 		r->type = (uint8_t)type;
 		r->blksz = blksz;
 		r->bonuslen = 0;
@@ -1108,12 +1134,7 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err) {
-		txgstate_t *ts = ts_get(os, tx->txg, 1);
-		for (dr_t *d = ts->drs, *n; d; d = n) {
-			n = d->lnext;
-			if (d->obj == obj)
-				dr_remove(ts, d);
-		}
+		(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
 		r->type = CF_OT_NONE;
 		r->bonuslen = 0;
 		r->maxblkid = 0;
