@@ -15,6 +15,9 @@
 #   BENCH_FILES         number of small files (default 20000 at 1G)
 #   BENCH_REPS          repetitions of each measurement (default 3)
 #   BENCH_COMPRESSIBLE  1 (default) to also time a compressible file, 0 not
+#   BENCH_ENCRYPTION    suite of the encrypted dataset that the random file
+#                       and the small files are also timed on (default
+#                       aes-256-gcm; off: none)
 #   BENCH_KEEP          1 to keep the temporary directory
 #
 # Not part of `make test`: nothing here asserts on time.
@@ -47,11 +50,17 @@ NDIRS=$(( NFILES / 200 ))
 [ "$NDIRS" -ge 1 ] || NDIRS=1
 REPS=${BENCH_REPS:-3}
 COMPRESSIBLE=${BENCH_COMPRESSIBLE:-1}
+ENCRYPTION=${BENCH_ENCRYPTION:-aes-256-gcm}
 BASE=${BENCH_DIR:-/tmp}
 
 T=$(mktemp -d "$BASE/coffer-bench.XXXXXX")
 T=$(cd "$T" && pwd)
 cleanup() {
+	# the key of tank/enc stays in the kernel keyring until unloaded
+	if [ -f "$T/pool.img" ]; then
+		[ -f "$T/key" ] && "$COFFER" unload-key tank/enc > /dev/null 2>&1
+		"$COFFER" pool destroy tank > /dev/null 2>&1
+	fi
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "bench: kept $T"
 	else
@@ -120,6 +129,15 @@ POOL_MB=$(( SIZE_MB * 3 ))
 [ "$POOL_MB" -ge 3072 ] || POOL_MB=3072
 cf pool create tank "$T/pool.img" --size "${POOL_MB}M" >/dev/null
 cf create tank/fs >/dev/null
+ENC_NOTE=
+if [ "$ENCRYPTION" != off ]; then
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T/key"
+	if ! cf create -o encryption="$ENCRYPTION" -o keyformat=hex \
+	    -o keylocation="file://$T/key" tank/enc > "$T/enc.err" 2>&1; then
+		ENC_NOTE=$(head -n 1 "$T/enc.err")
+		ENCRYPTION=off
+	fi
+fi
 
 load0=$(cut -d' ' -f1 /proc/loadavg)
 start=$(date +%s)
@@ -146,79 +164,92 @@ row() {
 
 # ---- large files --------------------------------------------------------------
 
-# big NAME: write then read back $T/src/NAME, both sides, REPS times.
+# big NAME DATASET LABEL: write then read back $T/src/NAME, both sides,
+# REPS times.
 big() {
 	name=$1
+	ds=$2
 	src="$T/src/$name"
 	for f in bw cw br cr; do : > "$T/t.$name.$f"; done
 	for i in $(seq "$REPS"); do
-		echo "bench: $name file, round $i/$REPS" >&2
+		echo "bench: $3, round $i/$REPS" >&2
 		rm -f "$T/plain/$name"
-		cf rm -f "tank/fs:/$name"
+		cf rm -f "$ds:/$name"
 		sync
 		cat "$src" > /dev/null          # the source from memory
 		RES="$T/t.$name.bw" timed dd if="$src" of="$T/plain/$name" \
 		    bs=1M conv=fsync status=none
 		cat "$src" > /dev/null
-		RES="$T/t.$name.cw" timed cf put "$src" "tank/fs:/$name"
+		RES="$T/t.$name.cw" timed cf put "$src" "$ds:/$name"
 
 		drop_caches
 		RES="$T/t.$name.br" timed dd if="$T/plain/$name" of=/dev/null \
 		    bs=1M status=none
 		drop_caches
 		RES="$T/t.$name.cr" timed sh -c \
-		    '"$1" cat "tank/fs:/$2" > /dev/null' sh "$COFFER" "$name"
+		    '"$1" cat "$2" > /dev/null' sh "$COFFER" "$ds:/$name"
 	done
-	row "$SIZE_MB MiB $name: write+fsync" MB/s "$BIG_BYTES" \
-	    "$T/t.$name.bw" "$T/t.$name.cw"
-	row "$SIZE_MB MiB $name: read" MB/s "$BIG_BYTES" \
-	    "$T/t.$name.br" "$T/t.$name.cr"
-	cf rm -f "tank/fs:/$name"
+	row "$3: write+fsync" MB/s "$BIG_BYTES" "$T/t.$name.bw" \
+	    "$T/t.$name.cw"
+	row "$3: read" MB/s "$BIG_BYTES" "$T/t.$name.br" "$T/t.$name.cr"
+	cf rm -f "$ds:/$name"
 	rm -f "$T/plain/$name"
 }
 
-big random
-[ "$COMPRESSIBLE" = 1 ] && big text
+big random tank/fs "$SIZE_MB MiB random"
+[ "$ENCRYPTION" != off ] && big random tank/enc "$SIZE_MB MiB random, $ENCRYPTION"
+[ "$COMPRESSIBLE" = 1 ] && big text tank/fs "$SIZE_MB MiB text"
 
 # ---- small files ----------------------------------------------------------------
 
-for f in bw cw bc cc bg cg; do : > "$T/t.small.$f"; done
 (cd "$T/src/small" && find . -type f | sort) > "$T/list"
 sed "s|^\.|$T/plain/small|" "$T/list" > "$T/list.plain"
-sed "s|^\.|tank/fs:/small|" "$T/list" > "$T/list.coffer"
-for i in $(seq "$REPS"); do
-	echo "bench: $NFILES small files, round $i/$REPS" >&2
+
+# small DATASET LABEL: copy the tree in, read it, copy it out; REPS times.
+small() {
+	ds=$1
+	sed "s|^\.|$ds:/small|" "$T/list" > "$T/list.coffer"
+	for f in bw cw bc cc bg cg; do : > "$T/t.small.$f"; done
+	for i in $(seq "$REPS"); do
+		echo "bench: $2, round $i/$REPS" >&2
+		rm -rf "$T/plain/small" "$T/out.plain" "$T/out.coffer"
+		cf rm -rf "$ds:/small"
+		sync
+		tar cf - -C "$T/src" small | cat > /dev/null
+
+		# write: copy the tree in, durable at the end
+		RES="$T/t.small.bw" timed sh -c 'cp -a "$1" "$2" && sync -f "$2"' \
+		    sh "$T/src/small" "$T/plain/small"
+		tar cf - -C "$T/src" small | cat > /dev/null
+		RES="$T/t.small.cw" timed cf put -r "$T/src/small" "$ds:/small"
+
+		# read: every file's contents, in name order
+		drop_caches
+		RES="$T/t.small.bc" timed sh -c \
+		    'xargs cat < "$1" > /dev/null' sh "$T/list.plain"
+		drop_caches
+		RES="$T/t.small.cc" timed sh -c \
+		    'xargs "$2" cat < "$1" > /dev/null' sh "$T/list.coffer" \
+		    "$COFFER"
+
+		# copy the tree out (to the page cache: no sync on either side)
+		drop_caches
+		RES="$T/t.small.bg" timed cp -a "$T/plain/small" \
+		    "$T/out.plain"
+		drop_caches
+		RES="$T/t.small.cg" timed cf get -r "$ds:/small" \
+		    "$T/out.coffer"
+	done
+	row "$2: copy in+sync" files/s "$NFILES" "$T/t.small.bw" \
+	    "$T/t.small.cw"
+	row "$2: cat all" files/s "$NFILES" "$T/t.small.bc" "$T/t.small.cc"
+	row "$2: copy out" files/s "$NFILES" "$T/t.small.bg" "$T/t.small.cg"
+	cf rm -rf "$ds:/small"
 	rm -rf "$T/plain/small" "$T/out.plain" "$T/out.coffer"
-	cf rm -rf tank/fs:/small
-	sync
-	tar cf - -C "$T/src" small | cat > /dev/null
+}
 
-	# write: copy the tree in, durable at the end
-	RES="$T/t.small.bw" timed sh -c \
-	    'cp -a "$1" "$2" && sync -f "$2"' sh "$T/src/small" "$T/plain/small"
-	tar cf - -C "$T/src" small | cat > /dev/null
-	RES="$T/t.small.cw" timed cf put -r "$T/src/small" tank/fs:/small
-
-	# read: every file's contents, in name order
-	drop_caches
-	RES="$T/t.small.bc" timed sh -c \
-	    'xargs cat < "$1" > /dev/null' sh "$T/list.plain"
-	drop_caches
-	RES="$T/t.small.cc" timed sh -c \
-	    'xargs "$2" cat < "$1" > /dev/null' sh "$T/list.coffer" "$COFFER"
-
-	# copy the tree out (to the page cache: no sync on either side)
-	drop_caches
-	RES="$T/t.small.bg" timed cp -a "$T/plain/small" "$T/out.plain"
-	drop_caches
-	RES="$T/t.small.cg" timed cf get -r tank/fs:/small "$T/out.coffer"
-done
-row "$NFILES small files: copy in+sync" files/s "$NFILES" \
-    "$T/t.small.bw" "$T/t.small.cw"
-row "$NFILES small files: cat all" files/s "$NFILES" \
-    "$T/t.small.bc" "$T/t.small.cc"
-row "$NFILES small files: copy out" files/s "$NFILES" \
-    "$T/t.small.bg" "$T/t.small.cg"
+small tank/fs "$NFILES small files"
+[ "$ENCRYPTION" != off ] && small tank/enc "$NFILES small files, $ENCRYPTION"
 
 # ---- report ----------------------------------------------------------------------
 
@@ -239,23 +270,27 @@ echo "directory:    $BASE ($fstype)"
 echo "data:         ${SIZE_MB} MiB random$( [ "$COMPRESSIBLE" = 1 ] && echo " + ${SIZE_MB} MiB text"), $NFILES files of 0-16 KiB ($(( SMALL_BYTES / 1048576 )) MiB) in $NDIRS dirs"
 echo "method:       median of $REPS; page cache dropped before reads: $DROP"
 echo "load average: $load0 at the start, $load1 at the end; run took $(( $(date +%s) - start )) s"
-echo "dataset:      $dsprops (no encryption yet: not implemented)"
+if [ "$ENCRYPTION" != off ]; then
+	echo "datasets:     tank/fs: $dsprops; tank/enc: the same and encryption=$ENCRYPTION"
+else
+	echo "datasets:     tank/fs: $dsprops; no encrypted dataset${ENC_NOTE:+ ($ENC_NOTE)}"
+fi
 echo
 awk -F'|' '
 BEGIN {
-	printf "%-38s %8s %12s %12s %7s\n", "test", "unit", "baseline",
+	printf "%-44s %8s %10s %10s %7s\n", "test", "unit", "baseline",
 	    "coffer", "ratio"
 }
 {
 	if ($2 == "MB/s") { b = $3 / $4 / 1e6; c = $3 / $5 / 1e6 }
 	else { b = $3 / $4; c = $3 / $5 }
-	printf "%-38s %8s %12.1f %12.1f %6.2fx\n", $1, $2, b, c, c / b
+	printf "%-44s %8s %10.1f %10.1f %6.2fx\n", $1, $2, b, c, c / b
 }' "$ROWS"
 echo
 echo "MB = 10^6 bytes; ratio = coffer / baseline.  Median run, wall and CPU"
 echo "(user + system, all threads) seconds:"
 awk -F'|' '{
-	printf "  %-38s baseline %7.3f s (cpu %5.2f)  coffer %7.3f s (cpu %5.2f)\n",
+	printf "  %-44s base %6.3f s (cpu %5.2f)  coffer %6.3f s (cpu %5.2f)\n",
 	    $1, $4, $6, $5, $7
 }' "$ROWS"
 if [ "$busy" = 1 ]; then
