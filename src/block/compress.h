@@ -46,9 +46,10 @@
  * compressed length, or 0 when compression does not save at least 1/8 of
  * srclen rounded to 4096-byte sectors (caller then stores uncompressed),
  * or a negative code.  level: zstd level 1..19 (0 = default 3); ignored
- * for lz4.  Give up early on incompressible data (e.g. for lz4 use
- * LZ4_compress_default with dstcap limited to the target size so it
- * fails fast).
+ * for lz4.  Give up early on incompressible data: lz4 runs with dstcap
+ * limited to the target size, and a block of 64 KiB or more is first
+ * tried on its first 4 KiB, giving 0 at once if lz4 cannot shrink that
+ * slice by 1/32 (whatever the rest of the block holds).
  *
  * Precisely: the result is kept only when its length rounded up to
  * CF_COMP_SECTOR is at most srclen - srclen/8, so blocks of one sector

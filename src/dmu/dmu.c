@@ -401,6 +401,43 @@ static void dr_remove(txgstate_t *ts, dr_t *d)
 	free(d);
 }
 
+/*
+ * Remove the drs of r's object with block ids in [b0, b1) from ts and
+ * return the bytes they held.  r is the object's record in ts.  Every dr
+ * is made by dr_get, which raises r->maxblkid to its block id, and
+ * r->maxblkid is lowered only after all the object's drs are gone, so
+ * they lie in [0, r->maxblkid]: probe those ids when there are fewer of
+ * them than drs in the txg (a small file among thousands of dirty
+ * blocks), else walk the list.  Either way the cost no longer grows
+ * with the size of the txg for every file created or removed.
+ */
+static uint64_t drop_drs(txgstate_t *ts, const dnrec_t *r, uint64_t b0,
+    uint64_t b1)
+{
+	uint64_t bytes = 0;
+	uint64_t hi = CF_MIN(b1, r->maxblkid + 1);
+	if (ts->ndr == 0 || b0 >= hi)
+		return 0;
+	if (hi - b0 <= ts->ndr) {
+		for (uint64_t b = b0; b < hi; b++) {
+			dr_t *d = dr_find(ts, r->obj, b);
+			if (d) {
+				bytes += d->size;
+				dr_remove(ts, d);
+			}
+		}
+		return bytes;
+	}
+	for (dr_t *d = ts->drs, *n; d; d = n) {
+		n = d->lnext;
+		if (d->obj == r->obj && d->blkid >= b0 && d->blkid < b1) {
+			bytes += d->size;
+			dr_remove(ts, d);
+		}
+	}
+	return bytes;
+}
+
 static dnrec_t *rec_find(txgstate_t *ts, uint64_t obj)
 {
 	if (!ts || !ts->dnnb)
@@ -1040,14 +1077,8 @@ int cf_obj_free_range(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		goto out;
 	uint64_t b0 = off / bs;
 	uint64_t b1 = end == UINT64_MAX ? UINT64_MAX : end / bs;
-	txgstate_t *ts = ts_get(os, tx->txg, 1);
-	for (dr_t *d = ts->drs, *n; d; d = n) {
-		n = d->lnext;
-		if (d->obj == obj && d->blkid >= b0 && d->blkid < b1) {
-			r->dirtybytes -= CF_MIN(r->dirtybytes, d->size);
-			dr_remove(ts, d);
-		}
-	}
+	uint64_t gone = drop_drs(ts_get(os, tx->txg, 1), r, b0, b1);
+	r->dirtybytes -= CF_MIN(r->dirtybytes, gone);
 	err = add_frange(r, b0, b1);
 	tx_dirty(tx, 0);
 out:
@@ -1081,12 +1112,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		err = rec_get(os, tx->txg, obj, &r);
 		if (err)
 			break;
-		txgstate_t *ts = ts_get(os, tx->txg, 1);
-		for (dr_t *d = ts->drs, *n; d; d = n) {
-			n = d->lnext;
-			if (d->obj == obj)
-				dr_remove(ts, d);
-		}
+		(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
 		r->type = (uint8_t)type;
 		r->blksz = blksz;
 		r->bonuslen = 0;
@@ -1156,12 +1182,7 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err) {
-		txgstate_t *ts = ts_get(os, tx->txg, 1);
-		for (dr_t *d = ts->drs, *n; d; d = n) {
-			n = d->lnext;
-			if (d->obj == obj)
-				dr_remove(ts, d);
-		}
+		(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
 		r->type = CF_OT_NONE;
 		r->bonuslen = 0;
 		r->maxblkid = 0;
@@ -1832,7 +1853,21 @@ static int write_drs(cf_objset_t *os, dr_t **v, uint8_t *types, size_t n,
 	return 0;
 }
 
-/* Collect the drs of txg for objects (obj != 0) or object 0 only. */
+static int dr_cmp(const void *a, const void *b)
+{
+	const dr_t *x = *(dr_t *const *)a, *y = *(dr_t *const *)b;
+	if (x->obj != y->obj)
+		return x->obj < y->obj ? -1 : 1;
+	if (x->blkid != y->blkid)
+		return x->blkid < y->blkid ? -1 : 1;
+	return 0;
+}
+
+/* Collect the drs of txg for objects (obj != 0) or object 0 only, in
+ * (object, block) order: the allocator hands out space in the order the
+ * blocks are written, so this lays each object out on the device in file
+ * order, which is what the kernel's readahead on the device expects (the
+ * list itself is newest first, which stored files backwards). */
 static int collect(cf_objset_t *os, txgstate_t *ts, int meta, dr_t ***vp,
     uint8_t **tp, size_t *np)
 {
@@ -1848,11 +1883,13 @@ static int collect(cf_objset_t *os, txgstate_t *ts, int meta, dr_t ***vp,
 		return -ENOMEM;
 	}
 	size_t i = 0;
+	for (dr_t *d = ts->drs; d; d = d->lnext)
+		if ((d->obj == 0) == !!meta)
+			v[i++] = d;
+	qsort(v, n, sizeof(*v), dr_cmp);
 	int err = 0;
-	for (dr_t *d = ts->drs; d && !err; d = d->lnext) {
-		if ((d->obj == 0) != !!meta)
-			continue;
-		v[i] = d;
+	for (i = 0; i < n && !err; i++) {
+		dr_t *d = v[i];
 		attrs_t a;
 		err = get_attrs(os, d->obj, &a);
 		t[i] = a.type;
@@ -1863,7 +1900,6 @@ static int collect(cf_objset_t *os, txgstate_t *ts, int meta, dr_t ***vp,
 		if (!err && !(r && in_frees(r, d->blkid)) &&
 		    dn_get(os, d->obj, &dn) == 0)
 			err = bp_lookup(os, dn, d->blkid, &d->oldbp);
-		i++;
 	}
 	*vp = v;
 	*tp = t;

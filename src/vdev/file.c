@@ -35,6 +35,12 @@ struct file_priv {
  * single transfer at about 2 GiB anyway). */
 #define FILE_IO_MAX ((size_t)1 << 30)
 
+/* Writes from this size up start their writeback at once: larger than
+ * any metadata block (indirect blocks are 32 KiB), so in practice data
+ * blocks, which are written once per txg; metadata, which a sync may
+ * rewrite in place in a later pass, is left to the flush. */
+#define FILE_WRITEBACK_MIN ((size_t)40 << 10)
+
 static int file_pread(cf_vdev_t *v, uint64_t off, void *buf, size_t len)
 {
 	struct file_priv *p = v->priv;
@@ -63,6 +69,8 @@ static int file_pwrite(cf_vdev_t *v, uint64_t off, const void *buf,
 {
 	struct file_priv *p = v->priv;
 	const uint8_t *b = buf;
+	uint64_t start = off;
+	size_t total = len;
 
 	if (p->rdonly)
 		return -EROFS;
@@ -81,6 +89,17 @@ static int file_pwrite(cf_vdev_t *v, uint64_t off, const void *buf,
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Start writeback of large writes now, so that the device works
+	 * while the pool goes on compressing and checksumming the rest of
+	 * the txg; otherwise all of it waits for the flush at the end of
+	 * the txg, which then takes as long as the device needs for the
+	 * whole txg.  Only a hint: durability is still flush's, and a
+	 * writeback error is reported by the fdatasync() in flush. */
+	if (total >= FILE_WRITEBACK_MIN)
+		(void)sync_file_range(p->fd, (off_t)start, (off_t)total,
+		    SYNC_FILE_RANGE_WRITE);
+#endif
 	return 0;
 }
 
