@@ -99,7 +99,8 @@ static int key_ok(const char *key, size_t len)
 	if (len < 1 || len > CF_KV_MAX_KEY)
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+		if ((unsigned char)key[i] < 0x21 ||
+		    (unsigned char)key[i] > 0x7e)
 			return 0;
 	return 1;
 }
@@ -254,7 +255,7 @@ int cf_kv_add_list(cf_kv_t *kv, int list, const char *key)
 	return add_ent(kv, list, key, CF_KV_LIST);
 }
 
-/* ---- encoding -------------------------------------------------------------- */
+/* ---- encoding ---------------------------------------------------------- */
 
 /* Encoded size of list h; recursion is bounded by CF_KV_MAX_DEPTH, which
  * add_ent enforces (this walks our own tree, never input). */
@@ -324,7 +325,7 @@ int cf_kv_encode(const cf_kv_t *kv, cf_buf_t *out)
 	return err;
 }
 
-/* ---- decoding -------------------------------------------------------------- */
+/* ---- decoding ---------------------------------------------------------- */
 
 typedef struct frame {
 	size_t end;             /* first byte after this list */
@@ -362,7 +363,8 @@ int cf_kv_decode_why(const void *p, size_t n, cf_kv_t **out, char *why,
 
 	/* the top list */
 	if (le32_get(b + 4) != 0) {
-		err = bad(why, whylen, where, 4, "reserved list bytes not zero");
+		err = bad(why, whylen, where, 4,
+		    "reserved list bytes not zero");
 		goto fail;
 	}
 	st[0].end = n;
@@ -538,7 +540,7 @@ int cf_kv_decode(const void *p, size_t n, cf_kv_t **out)
 	return err;
 }
 
-/* ---- lookups ---------------------------------------------------------------- */
+/* ---- lookups ----------------------------------------------------------- */
 
 int cf_kv_find(const cf_kv_t *kv, int list, const char *key)
 {

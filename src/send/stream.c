@@ -67,7 +67,7 @@ _Static_assert(CF_STREAM_MAX_BLKSZ == CF_MAX_BLKSZ, "max blksz");
 _Static_assert(CF_STREAM_MIN_BLKSZ == CF_MIN_BLKSZ, "min blksz");
 _Static_assert(CF_STREAM_BONUS_MAX == CF_BONUS_MAX, "bonus");
 
-/* ---- header layout ------------------------------------------------------ */
+/* ---- header layout ----------------------------------------------------- */
 
 #define H_MAGIC   0
 #define H_TYPE    8
@@ -352,7 +352,7 @@ static void hdr_cksum(cf_fletcher4_ctx_t *ctx, const uint8_t *h,
 	cf_fletcher4_update(ctx, out, 32);
 }
 
-/* ---- validation shared by writer and reader -------------------------- */
+/* ---- validation shared by writer and reader ---------------------------- */
 
 typedef struct vstate {
 	int began, ended;
@@ -1020,7 +1020,7 @@ static const char *tname(uint32_t type, char *buf, size_t n)
 	return buf;
 }
 
-/* ---- writer --------------------------------------------------------------- */
+/* ---- writer ------------------------------------------------------------ */
 
 struct cf_stream_writer {
 	cf_stream_write_fn fn;
@@ -1188,7 +1188,7 @@ int cf_stream_write_kv(cf_stream_writer_t *w, cf_stream_rec_t *rec,
 	return err;
 }
 
-/* ---- reader ----------------------------------------------------------------- */
+/* ---- reader ------------------------------------------------------------ */
 
 #define RD_CHUNK (64u << 10)
 
@@ -1323,7 +1323,8 @@ static int read_full(cf_stream_reader_t *r, uint8_t *p, size_t len,
 
 		if (n < 0)
 			return rfail(r, (int)n, "cannot read the stream at "
-			    "byte %llu: %s", (unsigned long long)(r->off + *got),
+			    "byte %llu: %s",
+			    (unsigned long long)(r->off + *got),
 			    coffer_strerror((int)n));
 		if (n == 0)
 			break;
@@ -1527,7 +1528,7 @@ int cf_stream_read(cf_stream_reader_t *r, cf_stream_rec_t *rec,
 	return 1;
 }
 
-/* ---- I/O callbacks ---------------------------------------------------------- */
+/* ---- I/O callbacks ----------------------------------------------------- */
 
 int cf_stream_fd_write(void *arg, const void *buf, size_t len)
 {
@@ -1578,7 +1579,7 @@ ptrdiff_t cf_stream_mem_read(void *arg, void *buf, size_t len)
 	return (ptrdiff_t)n;
 }
 
-/* ---- fix-up for tests and fuzzing ------------------------------------------- */
+/* ---- fix-up for tests and fuzzing -------------------------------------- */
 
 size_t cf_stream_fixup(uint8_t *buf, size_t len)
 {

@@ -29,7 +29,7 @@
 
 #include "util/util.h"
 
-/* ---- key-value payloads (kv.c) ------------------------------------------ */
+/* ---- key-value payloads (kv.c) ----------------------------------------- */
 
 #define CF_KV_U64   1
 #define CF_KV_STR   2   /* bytes without NUL; returned NUL-terminated */
@@ -107,7 +107,7 @@ const char *cf_kv_key(const cf_kv_t *kv, int h); /* NULL for a bad h */
 /* Every entry of a and b equal (types, keys, values), lists recursively. */
 int cf_kv_equal(const cf_kv_t *a, const cf_kv_t *b);
 
-/* ---- the format ---------------------------------------------------------- */
+/* ---- the format -------------------------------------------------------- */
 
 #define CF_STREAM_HDR_SIZE 512
 #define CF_STREAM_MAGIC    "CFSTREAM"   /* the first 8 bytes of a header */
@@ -183,7 +183,7 @@ typedef struct cf_stream_blk {
 	uint8_t type;                   /* object type (bp type) */
 	uint8_t level;                  /* 0 */
 	uint8_t comp;                   /* CF_COMP_* */
-	uint8_t cksum;                  /* 0 none, CF_CKSUM_FLETCHER4, _SHA256 */
+	uint8_t cksum;                  /* 0 none, CF_CKSUM_FLETCHER4, SHA256 */
 	uint8_t flags;                  /* CF_SBLK_* */
 	uint32_t keygen;
 	uint8_t salt[8];
@@ -277,7 +277,7 @@ void cf_stream_hdr_encode(const cf_stream_rec_t *rec,
 int cf_stream_hdr_decode(const uint8_t in[CF_STREAM_HDR_SIZE],
     cf_stream_rec_t *rec) CF_MUST_CHECK;
 
-/* ---- I/O callbacks --------------------------------------------------------- */
+/* ---- I/O callbacks ----------------------------------------------------- */
 
 /* Write all len bytes; 0 or a negative code. */
 typedef int (*cf_stream_write_fn)(void *arg, const void *buf, size_t len);
@@ -297,7 +297,7 @@ typedef struct cf_stream_mem {
 } cf_stream_mem_t;
 ptrdiff_t cf_stream_mem_read(void *arg, void *buf, size_t len);
 
-/* ---- writer ---------------------------------------------------------------- */
+/* ---- writer ------------------------------------------------------------ */
 
 typedef struct cf_stream_writer cf_stream_writer_t;
 
@@ -345,7 +345,7 @@ int cf_stream_write_kv(cf_stream_writer_t *w, cf_stream_rec_t *rec,
 uint64_t cf_stream_writer_offset(const cf_stream_writer_t *w);
 uint64_t cf_stream_writer_records(const cf_stream_writer_t *w);
 
-/* ---- reader ---------------------------------------------------------------- */
+/* ---- reader ------------------------------------------------------------ */
 
 typedef struct cf_stream_reader cf_stream_reader_t;
 
@@ -413,7 +413,7 @@ uint64_t cf_stream_reader_offset(const cf_stream_reader_t *r);
 const char *cf_stream_reader_error(const cf_stream_reader_t *r);
 size_t cf_stream_reader_allocated(const cf_stream_reader_t *r);
 
-/* ---- tools for tests and fuzzing ----------------------------------------- */
+/* ---- tools for tests and fuzzing --------------------------------------- */
 
 /*
  * Rewrite, in place, what a forger would have to recompute so that a
