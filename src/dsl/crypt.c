@@ -663,14 +663,18 @@ static dsl_keyroot_t *kroot_from_keyring(dsl_pool_t *dp, uint64_t rootdir)
 	keystore_t ks;
 	if (root_keystore(dp, rootdir, &ksobj) || ks_load(dp, ksobj, &ks))
 		return NULL;
-	char desc[96];
+	char desc[96], next[104];
 	keyring_desc(dp, ks.guid, desc, sizeof(desc));
+	snprintf(next, sizeof(next), "%s:next", desc);
 	uint8_t *kr = cf_secure_alloc(32);
 	dsl_keyroot_t *k = NULL;
-	if (kr && cf_keyring_load(desc, kr, 32) == 0) {
-		if (kroot_make(dp, rootdir, &ks, kr, &k) != 0)
+	/* the key that verifies: the entry, or the one a change-key left
+	 * under ":next" if it died between its txg and the keyring update */
+	const char *const cand[] = { desc, next };
+	for (int i = 0; i < 2 && kr && !k; i++)
+		if (cf_keyring_load(cand[i], kr, 32) == 0 &&
+		    kroot_make(dp, rootdir, &ks, kr, &k) != 0)
 			k = NULL;
-	}
 	cf_secure_free(kr, 32);
 	ks_free(&ks);
 	if (k) {
@@ -1438,6 +1442,9 @@ int dsl_unload_key(dsl_pool_t *dp, const char *name)
 		kroot_free(k);
 	}
 	pthread_mutex_unlock(&dp->key_lock);
+	char nx[104];
+	snprintf(nx, sizeof(nx), "%s:next", desc);
+	cf_keyring_remove(nx);
 	int r = cf_keyring_remove(desc);
 	if (r && r != -ENOSYS && r != -EPERM)
 		cf_log(COFFER_LOG_WARN, "cannot drop the key from the kernel "
@@ -1818,15 +1825,47 @@ static int keychange(dsl_pool_t *dp, struct keychange *c,
 			ks_free(&ks);
 		}
 	}
+	/* the new key waits under ":next" while its txg commits; once the
+	 * txg is durable it replaces the old one (kroot_from_keyring tries
+	 * both, so no crash point leaves a dataset locked) */
+	char desc[96] = "", next[104] = "";
+	if (!err && c->op == 1) {
+		uint64_t rootdir, ksobj;
+		keystore_t ks;
+		pthread_rwlock_rdlock(&dp->lock);
+		int e = find_root(dp, c->name, &rootdir);
+		uint64_t dirobj = 0;
+		if (!e)
+			e = dsl_dir_lookup(dp, c->name, &dirobj);
+		if (!e && dirobj == rootdir)
+			e = root_keystore(dp, rootdir, &ksobj);
+		else if (!e)
+			e = -ENOENT;    /* a new root: nothing stale to race */
+		if (!e)
+			e = ks_load(dp, ksobj, &ks);
+		pthread_rwlock_unlock(&dp->lock);
+		if (!e) {
+			keyring_desc(dp, ks.guid, desc, sizeof(desc));
+			snprintf(next, sizeof(next), "%s:next", desc);
+			ks_free(&ks);
+			if (c->keyring_was &&
+			    cf_keyring_store(next, c->newkr, 32) != 0)
+				next[0] = 0;
+		}
+	}
 	if (!err)
 		err = dsl_sync_task(dp, keychange_task, c);
 	if (!err && c->op == 1 && c->keyring_was && c->rootguid) {
-		/* the txg is durable: now the keyring may follow */
-		char desc[96];
-		keyring_desc(dp, c->rootguid, desc, sizeof(desc));
-		if (cf_keyring_store(desc, c->newkr, 32) != 0)
-			cf_keyring_remove(desc);
+		/* the txg is durable: now the keyring follows */
+		char d2[96];
+		keyring_desc(dp, c->rootguid, d2, sizeof(d2));
+		if (cf_keyring_store(d2, c->newkr, 32) != 0)
+			cf_keyring_remove(d2);
 	}
+	/* on failure the txg may or may not have committed: keep both
+	 * entries, the lookup takes the one that verifies */
+	if (!err && next[0])
+		cf_keyring_remove(next);
 	cf_secure_free(c->newkr, 32);
 	cf_wipe(&c->slot, sizeof(c->slot));
 	return err;
