@@ -260,7 +260,7 @@ size_t cf_blk_data_aad(const cf_blkptr_t *bp, uint8_t aad[32])
 }
 
 int cf_blk_encrypt_data(const cf_cryptset_t *cs, cf_blkptr_t *bp,
-    uint8_t *buf, size_t len)
+    const uint8_t *in, uint8_t *buf, size_t len)
 {
 	cf_blkkey_t *k = cf_cryptset_key(cs, cs->curgen);
 	if (!k)
@@ -276,7 +276,7 @@ int cf_blk_encrypt_data(const cf_cryptset_t *cs, cf_blkptr_t *bp,
 	err = cf_random(bp->iv, sizeof(bp->iv));
 	size_t alen = cf_blk_data_aad(bp, aad);
 	if (!err)
-		err = cf_aead_key_encrypt(e->key, bp->iv, aad, alen, buf, len,
+		err = cf_aead_key_encrypt(e->key, bp->iv, aad, alen, in, len,
 		    buf, bp->mac);
 	skey_put(k, e);
 	return err;

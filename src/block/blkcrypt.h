@@ -4,9 +4,10 @@
 
 #include "block/block.h"
 
-/* Seal len bytes in place; fill bp salt, iv, mac, keygen, flags. */
+/* Seal len bytes of `in` into buf (may be the same); fill bp salt, iv,
+ * mac, keygen, flags. */
 int cf_blk_encrypt_data(const cf_cryptset_t *cs, cf_blkptr_t *bp,
-    uint8_t *buf, size_t len) CF_MUST_CHECK;
+    const uint8_t *in, uint8_t *buf, size_t len) CF_MUST_CHECK;
 int cf_blk_decrypt_data(const cf_cryptset_t *cs, const cf_blkptr_t *bp,
     uint8_t *buf, size_t len) CF_MUST_CHECK;
 /* Dnode blocks: only the bonus areas of allocated dnodes. */

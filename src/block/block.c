@@ -245,13 +245,16 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 	 * encrypted needs a buffer of its own too. */
 	uint8_t *sbuf = NULL;
 	int seal = wp->crypt == CF_CRYPT_DATA;
+	const uint8_t *plain = payload;
 	if (asize != psize || (seal && payload != cbuf)) {
 		sbuf = malloc(asize);
 		if (!sbuf) {
 			err = -ENOMEM;
 			goto out;
 		}
-		memcpy(sbuf, payload, psize);
+		/* a block to seal is encrypted straight into sbuf below */
+		if (!seal)
+			memcpy(sbuf, payload, psize);
 		memset(sbuf + psize, 0, asize - psize);
 		payload = sbuf;
 	}
@@ -263,7 +266,7 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 	bp->comp = (uint8_t)comp;
 	if (seal) {
 		/* compression first, then encryption (DESIGN §4) */
-		err = cf_blk_encrypt_data(wp->cs, bp, (uint8_t *)payload,
+		err = cf_blk_encrypt_data(wp->cs, bp, plain, (uint8_t *)payload,
 		    psize);
 		if (err)
 			goto out;

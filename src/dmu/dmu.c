@@ -1401,7 +1401,8 @@ int cf_tx_begin(cf_objset_t *os, uint64_t space, cf_tx_t **txp)
 	if (!tx)
 		return -ENOMEM;
 	/* metadata and copies: charge a margin on the estimate */
-	uint64_t est = space + space / 4 + 65536;
+	/* 0: a change that frees space (never refused for lack of it) */
+	uint64_t est = space ? space + space / 4 + 65536 : 0;
 	int err = cf_spa_tx_hold(os->spa, est, &tx->txg);
 	if (err) {
 		free(tx);

@@ -612,7 +612,7 @@ static void dq_drain(cf_fs_t *fs)
 			int lrc = node_load(fs->os, b->obj[i], &n);
 			if (lrc != 0 && lrc != -ENOENT)
 				continue;
-			if (cf_tx_begin(fs->os, TX_NS_SPACE, &tx))
+			if (cf_tx_begin(fs->os, 0, &tx))  /* frees space */
 				break;
 			if (lrc == 0 && n.nlink == 0)
 				lrc = node_release(fs, tx, &n);
@@ -1235,7 +1235,9 @@ static int remove_common(cf_fs_t *fs, uint64_t dir, const char *name,
 		rc = CF_CORRUPT();
 		goto out;
 	}
-	rc = cf_tx_begin(fs->os, TX_NS_SPACE, &tx);
+	/* a removal gives space back: it must work on a full pool (the
+	 * pool's slop reserve covers its metadata), so it asks for none */
+	rc = cf_tx_begin(fs->os, 0, &tx);
 	if (rc)
 		goto out;
 	rc = cf_zap_remove(fs->os, tx, dir, name);

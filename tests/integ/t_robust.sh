@@ -66,6 +66,11 @@ same "$T/keep" "$T/keep.out"
 ok coffer pool scrub small
 # the refused copy left nothing behind, and its space is free again
 fails 1 "no such file" coffer cat small/fs:/huge
+# a pool filled to the brim can still delete
+head -c 30000000 /dev/urandom >"$T/fill"
+coffer put "$T/fill" small/fs:/fill1 2>/dev/null || true
+coffer put "$T/fill" small/fs:/fill2 2>/dev/null || true
+ok coffer rm -f small/fs:/fill1 small/fs:/fill2
 ok coffer put "$T/keep" small/fs:/keep2
 ok coffer pool export small
 ok coffer pool import -d "$T" small
