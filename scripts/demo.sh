@@ -39,8 +39,38 @@ c write demo/vol --offset 4096 < "$T/block.bin"
 "$COFFER" read demo/vol --offset 4096 --length 1048576 > "$T/block.out"
 run cmp "$T/block.bin" "$T/block.out"
 echo "(1 MiB through the volume came back identical)"
+echo
+echo "# an encrypted dataset (aes-256-gcm, a key file; passphrases work too)"
+head -c 32 /dev/urandom > "$T/demo.key"
+c create -o encryption=on -o keyformat=raw -o keylocation=file://$T/demo.key demo/secret
+printf 'top secret: the demo marker Zq7x\n' > "$T/secret.txt"
+c put "$T/secret.txt" demo/secret:/secret.txt
+c get -H -o property,value encryption,keystatus,encryptionroot demo/secret
+c unload-key demo/secret
+printf '\n$ coffer cat demo/secret:/secret.txt   (key unloaded: refused)\n'
+"$COFFER" cat demo/secret:/secret.txt || true
+c load-key demo/secret
+c cat demo/secret:/secret.txt
+if grep -q "demo marker Zq7x" "$T/disk0.img" "$T/disk1.img"; then
+	echo "plaintext found on disk"; exit 1
+fi
+echo "(the encrypted file's text is nowhere in the pool's files)"
+echo
+echo "# replication: a full stream, then an incremental, into a second pool"
+c pool create backup "$T/backup.img" --size 128M
+c snapshot demo/home@s1
+run sh -c "'$COFFER' send demo/home@s1 > '$T/home.stream'"
+c receive backup/home < "$T/home.stream"
+printf 'added later\n' > "$T/later.txt"
+c put "$T/later.txt" demo/home:/src/later.txt
+c snapshot demo/home@s2
+run sh -c "'$COFFER' send -i @s1 demo/home@s2 | '$COFFER' receive backup/home"
+c cat backup/home:/src/later.txt
+c list -r -t all -o name,used,refer,type backup
+c unload-key demo/secret
+c pool destroy backup
 c list -r -t all -o name,used,avail,refer,type demo
-c rollback demo/home@before
+c rollback -r demo/home@before
 c cat demo/home:/src/hello.txt
 c pool scrub demo
 c pool status demo
