@@ -205,14 +205,14 @@ big random tank/fs "$SIZE_MB MiB random"
 (cd "$T/src/small" && find . -type f | sort) > "$T/list"
 sed "s|^\.|$T/plain/small|" "$T/list" > "$T/list.plain"
 
-# small DATASET LABEL: copy the tree in, read it, copy it out; REPS times.
+# small DATASET LABEL: copy the tree in, then read every file; REPS times.
 small() {
 	ds=$1
 	sed "s|^\.|$ds:/small|" "$T/list" > "$T/list.coffer"
-	for f in bw cw bc cc bg cg; do : > "$T/t.small.$f"; done
+	for f in bw cw bc cc; do : > "$T/t.small.$f"; done
 	for i in $(seq "$REPS"); do
 		echo "bench: $2, round $i/$REPS" >&2
-		rm -rf "$T/plain/small" "$T/out.plain" "$T/out.coffer"
+		rm -rf "$T/plain/small"
 		cf rm -rf "$ds:/small"
 		sync
 		tar cf - -C "$T/src" small | cat > /dev/null
@@ -231,21 +231,12 @@ small() {
 		RES="$T/t.small.cc" timed sh -c \
 		    'xargs "$2" cat < "$1" > /dev/null' sh "$T/list.coffer" \
 		    "$COFFER"
-
-		# copy the tree out (to the page cache: no sync on either side)
-		drop_caches
-		RES="$T/t.small.bg" timed cp -a "$T/plain/small" \
-		    "$T/out.plain"
-		drop_caches
-		RES="$T/t.small.cg" timed cf get -r "$ds:/small" \
-		    "$T/out.coffer"
 	done
 	row "$2: copy in+sync" files/s "$NFILES" "$T/t.small.bw" \
 	    "$T/t.small.cw"
 	row "$2: cat all" files/s "$NFILES" "$T/t.small.bc" "$T/t.small.cc"
-	row "$2: copy out" files/s "$NFILES" "$T/t.small.bg" "$T/t.small.cg"
 	cf rm -rf "$ds:/small"
-	rm -rf "$T/plain/small" "$T/out.plain" "$T/out.coffer"
+	rm -rf "$T/plain/small"
 }
 
 small tank/fs "$NFILES small files"
