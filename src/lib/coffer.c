@@ -438,6 +438,9 @@ int coffer_pool_destroy(const char *name)
 		return cf_reg_remove(name);
 	}
 	err = cf_reg_lookup(name, &e);
+	/* a destroyed pool's keys are unloaded */
+	if (!err)
+		dsl_crypt_forget_all(p->dp);
 	if (!err)
 		err = coffer_pool_close(p);
 	else
