@@ -1493,21 +1493,28 @@ static int dir_used_sub(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
 	return dir_write(dp, tx, dirobj, &r);
 }
 
-static int destroy_snap_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+/* A snapshot's object and records, with a message when it is missing. */
+static int snap_records(dsl_pool_t *dp, const char *name, uint64_t *snapobj,
+    dsrec_t *s, dirrec_t *r)
 {
-	const char *name = arg;
-	uint64_t snapobj;
-	int err = dsl_snap_lookup(dp, name, &snapobj);
+	int err = dsl_snap_lookup(dp, name, snapobj);
 	if (err) {
 		cf_set_errdetail("snapshot '%s' does not exist", name);
 		return err;
 	}
+	err = ds_read(dp, *snapobj, s);
+	if (!err)
+		err = dir_read(dp, s->dir, r);
+	return err;
+}
+
+static int destroy_snap_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	const char *name = arg;
+	uint64_t snapobj;
 	dsrec_t s;
-	err = ds_read(dp, snapobj, &s);
-	if (err)
-		return err;
 	dirrec_t r;
-	err = dir_read(dp, s.dir, &r);
+	int err = snap_records(dp, name, &snapobj, &s, &r);
 	if (err)
 		return err;
 	pthread_mutex_lock(&dp->ds_lock);
@@ -1675,17 +1682,9 @@ static int rollback_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 {
 	const char *name = arg;
 	uint64_t snapobj;
-	int err = dsl_snap_lookup(dp, name, &snapobj);
-	if (err) {
-		cf_set_errdetail("snapshot '%s' does not exist", name);
-		return err;
-	}
 	dsrec_t s;
-	err = ds_read(dp, snapobj, &s);
-	if (err)
-		return err;
 	dirrec_t r;
-	err = dir_read(dp, s.dir, &r);
+	int err = snap_records(dp, name, &snapobj, &s, &r);
 	if (err)
 		return err;
 	if (s.next) {
