@@ -13,6 +13,7 @@
 # committed corpus by hand).  Crashes are saved as
 # build-fuzz/artifacts/NAME-crash-*; reproduce one with
 #   build-fuzz/fuzz_NAME build-fuzz/artifacts/NAME-crash-...
+# FUZZ_TARGETS="recv stream" runs only those targets.
 # Exit status: 0 when no target found anything.
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,6 +21,9 @@ cd "$(dirname "$0")/.."
 total=${1:-600}
 out=build-fuzz
 targets=$(ls tests/fuzz/fuzz_*.c 2>/dev/null | sed 's|.*/fuzz_||; s|\.c$||')
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+	targets=$(echo "$FUZZ_TARGETS" | tr ' ' '\n')
+fi
 if [ -z "$targets" ]; then
 	echo "fuzz: no targets in tests/fuzz"
 	exit 0

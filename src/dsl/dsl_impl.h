@@ -69,6 +69,9 @@ typedef struct dsl_task {
 	uint64_t txg;
 	int result;
 	struct dsl_task *next;
+	/* the task's errdetail: it runs in the sync thread, and the detail
+	 * is per thread, so dsl_sync_task hands it back to its caller */
+	char detail[1024];
 } dsl_task_t;
 
 struct dsl_pool {
