@@ -423,7 +423,12 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 	char snap[256] = "";
 	uint64_t toguid = 0;
 	rctx_t c = { dp, NULL, 0 };
+	/* where the record being applied starts: an error of the pool side
+	 * names it like the reader's own errors do */
+	uint64_t off = 0, rec_off = 0;
+	int applying = 0;
 	for (;;) {
+		applying = 0;
 		int n = cf_stream_read(rd, &rec, &payload, &len);
 		if (n < 0) {
 			err = n;
@@ -433,6 +438,9 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			err = COFFER_EBADSTREAM;        /* END not seen */
 			break;
 		}
+		rec_off = off;
+		off += CF_STREAM_HDR_SIZE + ((len + 7) & ~(size_t)7);
+		applying = 1;
 		if (rec.type == CF_SREC_BEGIN) {
 			if (rec.u.begin.incompat) {
 				cf_set_errdetail("raw, compressed and multi-"
@@ -470,8 +478,21 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 		if (err)
 			break;
 	}
-	if (r)
+	if (err && applying) {
+		char why[768];
+		cf_strlcpy(why, coffer_errdetail()[0] ? coffer_errdetail() :
+		    coffer_strerror(err), sizeof(why));
+		cf_set_errdetail("record %llu (%s) at byte %llu: %s",
+		    (unsigned long long)rec.seq, cf_stream_type_name(rec.type),
+		    (unsigned long long)rec_off, why);
+	}
+	if (r) {
+		/* abort runs a sync task: keep the message of the failure */
+		char keep[1024];
+		cf_strlcpy(keep, coffer_errdetail(), sizeof(keep));
 		dsl_recv_abort(r);
+		cf_set_errdetail("%s", keep);
+	}
 	if (err == COFFER_EBADSTREAM && !coffer_errdetail()[0])
 		cf_set_errdetail("%s", cf_stream_reader_error(rd)[0] ?
 		    cf_stream_reader_error(rd) : "stream truncated");

@@ -87,11 +87,14 @@ static void init(void)
 	snprintf(img, sizeof(img), "%s/pool.img", dir);
 	mkdir(home, 0700);
 	setenv("COFFER_HOME", home, 1);
-	atexit(cleanup);
 	const char *devs[] = { img };
 	int err = coffer_pool_create("fz", devs, 1, 96u << 20, NULL, &pool);
 	if (err)
 		die("creating the pool", err);
+	/* registered after OpenSSL's own exit handler, so that it runs
+	 * first: the sync thread must exit (freeing its OpenSSL thread
+	 * state) before OpenSSL cleans up */
+	atexit(cleanup);
 	if ((err = rl_create(pool, "fz/inc", 0)) != 0 ||
 	    (err = rl_build_fs(pool, "fz/inc", 0)) != 0 ||
 	    (err = coffer_snapshot(pool, "fz/inc@a")) != 0)
