@@ -103,8 +103,8 @@ static void init(void)
 	    (err = rl_build_vol(pool, "fz/vinc", 0)) != 0 ||
 	    (err = coffer_snapshot(pool, "fz/vinc@a")) != 0)
 		die("making fz/vinc@a", err);
-	if ((err = rl_fingerprint(pool, "fz/inc", fp_inc)) != 0 ||
-	    (err = rl_fingerprint(pool, "fz/vinc", fp_vinc)) != 0)
+	if ((err = rl_fingerprint(pool, "fz/inc", 1, fp_inc)) != 0 ||
+	    (err = rl_fingerprint(pool, "fz/vinc", 1, fp_vinc)) != 0)
 		die("fingerprinting the bases", err);
 	guid_inc = guid_of("fz/inc@a");
 	guid_vinc = guid_of("fz/vinc@a");
@@ -158,6 +158,14 @@ static int exists(const char *name)
 	return coffer_prop_get(pool, name, "type", &v) == 0;
 }
 
+static int hidden_cb(const char *name, int type, void *arg)
+{
+	(void)type;
+	if (strchr(name, '%'))
+		++*(int *)arg;
+	return 0;
+}
+
 static void check_pool(void)
 {
 	coffer_check_report_t rep;
@@ -172,14 +180,19 @@ static void check_pool(void)
 		    (unsigned long long)rep.unallocated_refs);
 		abort();
 	}
-	if (exists("fz/%new") || exists("fz/%inc") || exists("fz/%vinc"))
+	int hidden = 0;
+	err = coffer_ds_iter(pool, NULL, COFFER_ITER_RECURSIVE,
+	    COFFER_TYPE_FILESYSTEM | COFFER_TYPE_VOLUME, hidden_cb, &hidden);
+	if (err)
+		die("listing datasets", err);
+	if (hidden)
 		die("a hidden dataset was left behind", 0);
 }
 
 static void check_same(const char *ds, const uint8_t want[32])
 {
 	uint8_t fp[32];
-	int err = rl_fingerprint(pool, ds, fp);
+	int err = rl_fingerprint(pool, ds, 1, fp);
 	if (err)
 		die("fingerprint", err);
 	if (memcmp(fp, want, 32) != 0) {

@@ -206,7 +206,7 @@ static inline int rl_hash_node(coffer_fs_t *fs, uint64_t ino, EVP_MD_CTX *h,
 	/* what a user sees; not atime (reads do not change the dataset) */
 	uint64_t f[] = { st.ino, st.mode, st.nlink, st.uid, st.gid, st.size,
 		st.rdev, (uint64_t)st.mtime_sec, st.mtime_nsec,
-		(uint64_t)st.ctime_sec, st.ctime_nsec, st.gen };
+		(uint64_t)st.ctime_sec, st.ctime_nsec };
 	EVP_DigestUpdate(h, f, sizeof(f));
 	char xl[4096];
 	int64_t xn = coffer_listxattr(fs, ino, xl, sizeof(xl));
@@ -267,7 +267,6 @@ static inline int rl_hash_ds(coffer_pool_t *p, const char *name, int vol,
 
 	if (err)
 		return err;
-	EVP_DigestUpdate(h, name, strlen(name) + 1);
 	if (vol) {
 		uint64_t size = coffer_vol_size(fs);
 		uint8_t *b = malloc(65536);
@@ -305,15 +304,18 @@ static inline int rl_snap_cb(const char *name, int type, void *arg)
 	int err = coffer_prop_get(s->p, name, "guid", &g);
 	if (err)
 		return err;
-	EVP_DigestUpdate(s->h, name, strlen(name) + 1);
+	const char *at = strchr(name, '@');
+	EVP_DigestUpdate(s->h, at, strlen(at) + 1);
 	EVP_DigestUpdate(s->h, g.raw, strlen(g.raw) + 1);
 	return rl_hash_ds(s->p, name, s->vol, s->h);
 }
 
-/* The dataset `name`, its snapshots (names, guids, contents) and its
- * used and referenced bytes. */
+/* The dataset `name` (or a snapshot), its snapshots (names after the
+ * '@', guids, contents) and, with `space`, its used and referenced bytes.
+ * Without `space` and with the same snapshots, a received copy has the
+ * fingerprint of its source, in another pool or under another name. */
 static inline int rl_fingerprint(coffer_pool_t *p, const char *name,
-    uint8_t out[32])
+    int space, uint8_t out[32])
 {
 	EVP_MD_CTX *h = EVP_MD_CTX_new();
 	coffer_propval_t u, r, t;
@@ -329,8 +331,10 @@ static inline int rl_fingerprint(coffer_pool_t *p, const char *name,
 	if (!err)
 		err = coffer_prop_get(p, name, "referenced", &r);
 	if (!err) {
-		EVP_DigestUpdate(h, u.raw, strlen(u.raw) + 1);
-		EVP_DigestUpdate(h, r.raw, strlen(r.raw) + 1);
+		if (space) {
+			EVP_DigestUpdate(h, u.raw, strlen(u.raw) + 1);
+			EVP_DigestUpdate(h, r.raw, strlen(r.raw) + 1);
+		}
 		err = rl_hash_ds(p, name, vol, h);
 	}
 	if (!err) {
