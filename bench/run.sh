@@ -19,6 +19,9 @@
 #                       and the small files are also timed on (default
 #                       aes-256-gcm; off: none)
 #   BENCH_KEEP          1 to keep the temporary directory
+#   BENCH_SEND          1 (default) to run bench/send.sh (replication
+#                       streams: send, send | receive, raw, incremental)
+#                       after this report, 0 not
 #
 # Not part of `make test`: nothing here asserts on time.
 set -eu
@@ -290,4 +293,11 @@ if [ "$busy" = 1 ]; then
 	echo "warning: other processes kept the CPUs busy during the run"
 	echo "(load average $load0 at the start, $load1 at the end, $(nproc) CPUs);"
 	echo "CPU-bound figures (compression, small files) suffer most."
+fi
+
+# ---- replication streams (bench/send.sh, its own pools and report) ----------
+
+if [ "${BENCH_SEND:-1}" = 1 ]; then
+	echo
+	sh "$HERE/send.sh" "$BUILD"
 fi
