@@ -136,6 +136,16 @@ typedef struct cf_send_ops {
 } cf_send_ops_t;
 int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg,
     const cf_send_ops_t *ops, void *arg) CF_MUST_CHECK;
+/*
+ * The same walk from a resume point: objects below start_obj, and blocks
+ * of start_obj wholly below byte start_off, are skipped without reading
+ * them (their dnode blocks and indirect blocks included, where whole
+ * subtrees lie below the point).  A dnode range freed whole that spans
+ * the point is reported from start_obj on.
+ */
+int cf_os_send_walk_from(cf_objset_t *os, uint64_t min_txg,
+    uint64_t start_obj, uint64_t start_off, const cf_send_ops_t *ops,
+    void *arg) CF_MUST_CHECK;
 
 /* Encode/decode an objset root block (CF_OBJSET_PHYS_SIZE bytes). */
 #define CF_OSF_MAC 0x1          /* the root carries a MAC (encrypted set) */

@@ -285,6 +285,9 @@ int ds_flush(dsl_dataset_t *ds, uint64_t txg)
 		if (!err)
 			err = dir_write(dp, &tx, ds->dirobj, &dir);
 	}
+	/* after this txg's data: a resumable receive's point (recv.c) */
+	if (!err && ds->recv)
+		err = dsl_recv_flush(ds->recv, &tx, txg);
 	return err;
 }
 

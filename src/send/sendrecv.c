@@ -21,6 +21,7 @@
  *     block size); a hostile stream gets an error, never a crash.
  */
 #include "send/send.h"
+#include "send/resume.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,8 @@ typedef struct sctx {
 	coffer_progress_fn progress;
 	void *parg;
 	uint64_t done, total;
+	int dry;                        /* send -n: read no data */
+	uint64_t resume_obj, resume_off;        /* send -t: skip before */
 } sctx_t;
 
 static int flush_freeobjects(sctx_t *c)
@@ -130,7 +133,7 @@ static int s_object(void *arg, uint64_t obj, const cf_dnode_phys_t *dn)
 		return err;
 	c->have_cur = 1;
 	c->cur_new = c->from_txg && dn->gen > c->from_txg;
-	c->next_off = 0;
+	c->next_off = obj == c->resume_obj ? c->resume_off : 0;
 	cf_stream_rec_t rec;
 	memset(&rec, 0, sizeof(rec));
 	rec.type = CF_SREC_OBJECT;
@@ -173,15 +176,27 @@ static int s_block(void *arg, uint64_t obj, uint64_t idx, int level,
 			return 0;
 		if (len > CF_STREAM_MAX_OFFSET - off)
 			len = CF_STREAM_FREE_TO_END;
+		if (obj == c->resume_obj && off < c->resume_off) {
+			/* resumed inside this hole: free from the point */
+			uint64_t skip = c->resume_off - off;
+			if (len != CF_STREAM_FREE_TO_END && len <= skip)
+				return 0;
+			if (len != CF_STREAM_FREE_TO_END)
+				len -= skip;
+			off = c->resume_off;
+		}
 		int err = gap(c, off);
 		return err ? err : free_rec(c, off, len);
 	}
 	uint64_t off = idx * c->blksz;
+	if (obj == c->resume_obj && off < c->resume_off)
+		return 0;               /* received before the interruption */
 	int err = gap(c, off);
 	if (err)
 		return err;
 	c->next_off = off + c->blksz;
-	err = cf_obj_read(c->os, obj, off, c->blksz, c->buf);
+	if (!c->dry)
+		err = cf_obj_read(c->os, obj, off, c->blksz, c->buf);
 	if (err)
 		return err;
 	rec.type = CF_SREC_WRITE;
@@ -190,11 +205,12 @@ static int s_block(void *arg, uint64_t obj, uint64_t idx, int level,
 	rec.u.write.blk.lsize = c->blksz;
 	rec.u.write.blk.psize = c->blksz;
 	rec.u.write.blk.type = bp->type;
-	rec.u.write.blk.cksum = CF_CKSUM_FLETCHER4;
-	cf_block_checksum(CF_CKSUM_FLETCHER4, c->buf, c->blksz,
-	    rec.u.write.blk.checksum);
+	rec.u.write.blk.cksum = c->dry ? 0 : CF_CKSUM_FLETCHER4;
+	if (!c->dry)
+		cf_block_checksum(CF_CKSUM_FLETCHER4, c->buf, c->blksz,
+		    rec.u.write.blk.checksum);
 	err = cf_stream_write(c->w, &rec, c->buf, c->blksz);
-	c->done += c->blksz;
+	c->done = cf_stream_writer_offset(c->w);
 	if (!err && c->progress && c->progress(c->done, c->total, c->parg))
 		err = COFFER_EINTR;
 	return err;
@@ -212,11 +228,44 @@ static int prop_u64(dsl_pool_t *dp, const char *ds, const char *prop,
 	return err;
 }
 
+static int null_write(void *arg, const void *buf, size_t len)
+{
+	(void)arg;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
 int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
     void *parg)
 {
+	return cf_send_opts(dp, tosnap, fromsnap, flags, NULL, fn, arg,
+	    progress, parg);
+}
+
+int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
+    int flags, cf_send_opts_t *o, cf_stream_write_fn fn, void *arg,
+    coffer_progress_fn progress, void *parg)
+{
 	(void)flags;
+	cf_send_opts_t none;
+	if (!o) {
+		memset(&none, 0, sizeof(none));
+		o = &none;
+	}
+	const cf_resume_token_t *rs = o->resume;
+	uint64_t features = rs ? rs->features : 0;
+	if (features) {
+		/* only plaintext streams so far: never send a token's
+		 * stream with other features than it names */
+		cf_set_errdetail("the token is for a stream with features "
+		    "0x%llx, which this send cannot produce",
+		    (unsigned long long)features);
+		return COFFER_ENOTSUP;
+	}
+	if (o->dryrun)
+		fn = null_write;
 	const char *at = strchr(tosnap, '@');
 	if (!at) {
 		cf_set_errdetail("'%s' is not a snapshot", tosnap);
@@ -267,9 +316,19 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	c.from_txg = fromtxg;
 	c.progress = progress;
 	c.parg = parg;
-	prop_u64(dp, tosnap, "referenced", &c.total);
-	c.buf = malloc(CF_MAX_BLKSZ);
+	c.dry = o->dryrun;
+	if (rs) {
+		c.resume_obj = rs->object;
+		c.resume_off = rs->offset;
+	}
+	if (o->total)
+		c.total = o->total;
+	else
+		(void)prop_u64(dp, tosnap, "referenced", &c.total);
+	c.buf = o->dryrun ? calloc(1, CF_MAX_BLKSZ) : malloc(CF_MAX_BLKSZ);
 	err = c.buf ? cf_stream_writer_new(fn, arg, &c.w) : -ENOMEM;
+	if (!err && o->dryrun)
+		cf_stream_writer_set_dry(c.w);
 	cf_kv_t *kv = err ? NULL : cf_kv_new();
 	if (!err && !kv)
 		err = -ENOMEM;
@@ -277,11 +336,15 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "toname", tosnap);
 	if (!err && fromsnap)
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname", fromfull);
+	if (!err && rs)
+		err = cf_resume_begin_keys(kv, rs);
 	if (!err) {
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
 		rec.type = CF_SREC_BEGIN;
 		rec.u.begin.version = CF_STREAM_VERSION;
+		rec.u.begin.incompat = features |
+		    (rs ? CF_SFEAT_RESUMING : 0);
 		rec.u.begin.fromguid = fromguid;
 		rec.u.begin.toguid = toguid;
 		rec.u.begin.totxg = totxg;
@@ -291,7 +354,8 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		err = cf_stream_write_kv(c.w, &rec, kv);
 	}
 	if (!err)
-		err = cf_os_send_walk(os, fromtxg, &send_ops, &c);
+		err = cf_os_send_walk_from(os, fromtxg, c.resume_obj,
+		    c.resume_off, &send_ops, &c);
 	if (!err)
 		err = end_object(&c);
 	if (!err)
@@ -302,6 +366,11 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		rec.type = CF_SREC_END;
 		err = cf_stream_write(c.w, &rec, NULL, 0);
 	}
+	if (c.w)
+		o->bytes = cf_stream_writer_offset(c.w);
+	if (!err && progress && !o->dryrun)
+		(void)progress(o->bytes, o->bytes > c.total ? o->bytes :
+		    c.total, parg);
 	cf_kv_free(kv);
 	cf_stream_writer_free(c.w);
 	free(c.buf);
@@ -315,6 +384,7 @@ typedef struct rctx {
 	dsl_pool_t *dp;
 	cf_objset_t *os;
 	uint64_t applied;               /* records */
+	uint64_t txg;                   /* of the last record's change */
 } rctx_t;
 
 static int obj_blksz(cf_objset_t *os, uint64_t obj, uint32_t *blksz)
@@ -404,25 +474,58 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 		    "receive", cf_stream_type_name(rec->type));
 		err = COFFER_ENOTSUP;
 	}
+	c->txg = cf_tx_txg(tx);
 	cf_tx_end(tx);
 	c->applied++;
 	return err;
 }
 
+/*
+ * The reader's input, watched: an interrupted stream (its end or a read
+ * error before END) is told apart from a damaged one.
+ */
+typedef struct rwatch {
+	cf_stream_read_fn fn;
+	void *arg;
+	int eof;
+	int ioerr;
+} rwatch_t;
+
+static ptrdiff_t watched_read(void *arg, void *buf, size_t len)
+{
+	rwatch_t *w = arg;
+	ptrdiff_t n = w->fn(w->arg, buf, len);
+	if (n == 0)
+		w->eof = 1;
+	else if (n < 0)
+		w->ioerr = 1;
+	return n;
+}
+
 int cf_recv(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg)
 {
+	return cf_recv_named(dp, target, flags, fn, arg, NULL, 0);
+}
+
+int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
+    cf_stream_read_fn fn, void *arg, char *name, size_t namelen)
+{
 	cf_stream_reader_t *rd;
-	int err = cf_stream_reader_new(fn, arg, NULL, &rd);
+	rwatch_t watch = { fn, arg, 0, 0 };
+	int err = cf_stream_reader_new(watched_read, &watch, NULL, &rd);
 	if (err)
 		return err;
 	cf_stream_rec_t rec;
 	const uint8_t *payload;
 	size_t len;
 	dsl_recv_t *r = NULL;
-	char snap[256] = "";
+	char snap[256] = "", tgt[512];
 	uint64_t toguid = 0;
-	rctx_t c = { dp, NULL, 0 };
+	uint64_t pobj = 1, poff = 0, pbytes = 0;        /* resume point */
+	int resumable = 0;
+	rctx_t c = { dp, NULL, 0, 0 };
+	cf_strlcpy(tgt, target, sizeof(tgt));
 	for (;;) {
 		int n = cf_stream_read(rd, &rec, &payload, &len);
 		if (n < 0) {
@@ -434,31 +537,67 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			break;
 		}
 		if (rec.type == CF_SREC_BEGIN) {
-			if (rec.u.begin.incompat) {
+			uint64_t inc = rec.u.begin.incompat;
+			if (inc & ~CF_SFEAT_RESUMING) {
 				cf_set_errdetail("raw, compressed and multi-"
 				    "snapshot streams are not supported by "
 				    "this receive yet");
 				err = COFFER_ENOTSUP;
 				break;
 			}
-			const char *name = NULL;
+			const char *name0 = NULL;
 			size_t nl;
 			const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
-			if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name,
-			    &nl) != 0 || !strchr(name, '@')) {
+			if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name0,
+			    &nl) != 0 || !strchr(name0, '@')) {
 				cf_set_errdetail("the stream names no snapshot");
 				err = COFFER_EBADSTREAM;
 				break;
 			}
-			cf_strlcpy(snap, strchr(name, '@') + 1, sizeof(snap));
+			cf_strlcpy(snap, strchr(name0, '@') + 1, sizeof(snap));
 			toguid = rec.u.begin.toguid;
-			err = dsl_recv_begin(dp, target, rec.u.begin.fromguid,
+			if (flags & (CF_RECV_DNAME | CF_RECV_ENAME)) {
+				err = cf_recv_target(dp, target, name0, flags,
+				    tgt, sizeof(tgt));
+				if (err)
+					break;
+			}
+			if (name)
+				cf_strlcpy(name, tgt, namelen);
+			if (inc & CF_SFEAT_RESUMING) {
+				err = cf_resume_recv_begin(dp, tgt, &rec, kv, &r,
+				    &pbytes);
+				if (err)
+					break;
+				resumable = 1;
+				/* checked by cf_resume_recv_begin */
+				if (cf_kv_get_u64(kv, CF_KV_ROOT,
+				    "resume_object", &pobj) != 0 ||
+				    cf_kv_get_u64(kv, CF_KV_ROOT,
+				    "resume_offset", &poff) != 0)
+					pobj = 1, poff = 0;
+				c.os = dsl_recv_os(r);
+				continue;
+			}
+			err = dsl_recv_begin(dp, tgt, rec.u.begin.fromguid,
 			    flags & CF_RECV_FORCE,
 			    rec.u.begin.dstype == CF_STREAM_DS_VOL ?
 			    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, &r);
 			if (err)
 				break;
 			c.os = dsl_recv_os(r);
+			if ((flags & CF_RECV_RESUMABLE) &&
+			    !(inc & CF_SFEAT_MULTI)) {
+				cf_buf_t info = { 0 };
+				err = cf_resume_info(&rec, kv, &info);
+				if (!err)
+					err = dsl_recv_set_resumable(r, info.data,
+					    info.len);
+				cf_buf_free(&info);
+				if (err)
+					break;
+				resumable = 1;
+			}
 			continue;
 		}
 		if (rec.type == CF_SREC_END) {
@@ -469,12 +608,35 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 		err = apply(&c, &rec, payload, len);
 		if (err)
 			break;
+		if (resumable) {
+			if (rec.type == CF_SREC_WRITE)
+				pbytes += len;
+			cf_resume_point_after(&rec, &pobj, &poff);
+			dsl_recv_note(r, c.txg, pobj, poff, pbytes);
+		}
 	}
-	if (r)
-		dsl_recv_abort(r);
 	if (err == COFFER_EBADSTREAM && !coffer_errdetail()[0])
 		cf_set_errdetail("%s", cf_stream_reader_error(rd)[0] ?
 		    cf_stream_reader_error(rd) : "stream truncated");
+	if (r) {
+		/* interrupted (the input ended or failed, or the caller
+		 * stopped us), not damaged: keep it for send -t */
+		int interrupted = err == COFFER_EINTR || (watch.ioerr &&
+		    err < 0 && err > -4096) || (watch.eof &&
+		    err == COFFER_EBADSTREAM && strncmp(
+		    cf_stream_reader_error(rd), "stream truncated", 16) == 0);
+		if (resumable && interrupted) {
+			char keep[512];
+			cf_strlcpy(keep, coffer_errdetail(), sizeof(keep));
+			(void)dsl_recv_suspend(r);
+			cf_set_errdetail("%s%sthe partial receive is kept: "
+			    "'coffer get receive_resume_token %s' gives the "
+			    "token for 'coffer send -t'", keep,
+			    keep[0] ? "; " : "", tgt);
+		} else {
+			dsl_recv_abort(r);
+		}
+	}
 	cf_stream_reader_free(rd);
 	return err;
 }
