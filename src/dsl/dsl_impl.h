@@ -70,6 +70,7 @@ typedef struct dsl_task {
 	uint64_t txg;
 	int result;
 	struct dsl_task *next;
+	char detail[256];       /* the task's errdetail, for its caller */
 } dsl_task_t;
 
 struct dsl_pool {

@@ -480,6 +480,13 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 	return err;
 }
 
+static int unsupported(void)
+{
+	cf_set_errdetail("raw, compressed and multi-snapshot streams are not "
+	    "supported by this receive yet");
+	return COFFER_ENOTSUP;
+}
+
 /*
  * The reader's input, watched: an interrupted stream (its end or a read
  * error before END) is told apart from a damaged one.
@@ -538,13 +545,6 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 		}
 		if (rec.type == CF_SREC_BEGIN) {
 			uint64_t inc = rec.u.begin.incompat;
-			if (inc & ~CF_SFEAT_RESUMING) {
-				cf_set_errdetail("raw, compressed and multi-"
-				    "snapshot streams are not supported by "
-				    "this receive yet");
-				err = COFFER_ENOTSUP;
-				break;
-			}
 			const char *name0 = NULL;
 			size_t nl;
 			const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
@@ -565,10 +565,19 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 			if (name)
 				cf_strlcpy(name, tgt, namelen);
 			if (inc & CF_SFEAT_RESUMING) {
+				/* first whether it is the interrupted stream
+				 * (features included), then whether we can
+				 * apply it */
 				err = cf_resume_recv_begin(dp, tgt, &rec, kv, &r,
 				    &pbytes);
 				if (err)
 					break;
+				if (inc & ~CF_SFEAT_RESUMING) {
+					(void)dsl_recv_suspend(r);
+					r = NULL;
+					err = unsupported();
+					break;
+				}
 				resumable = 1;
 				/* checked by cf_resume_recv_begin */
 				if (cf_kv_get_u64(kv, CF_KV_ROOT,
@@ -578,6 +587,10 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 					pobj = 1, poff = 0;
 				c.os = dsl_recv_os(r);
 				continue;
+			}
+			if (inc) {
+				err = unsupported();
+				break;
 			}
 			err = dsl_recv_begin(dp, tgt, rec.u.begin.fromguid,
 			    flags & CF_RECV_FORCE,
