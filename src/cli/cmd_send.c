@@ -11,13 +11,23 @@
 int cmd_send(int argc, char **argv)
 {
 	const char *from = NULL;
-	int c;
+	int c, flags = 0;
 
 	cli_optreset();
-	while ((c = cli_getopt(argc, argv, "i:", NULL)) != -1) {
-		if (c != 'i')
+	while ((c = cli_getopt(argc, argv, "i:wc", NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			from = cli_optarg;
+			break;
+		case 'w':
+			flags |= COFFER_SEND_RAW;
+			break;
+		case 'c':
+			flags |= COFFER_SEND_COMPRESSED;
+			break;
+		default:
 			return CLI_USAGE;
-		from = cli_optarg;
+		}
 	}
 	argc -= cli_optind;
 	argv += cli_optind;
@@ -36,7 +46,8 @@ int cmd_send(int argc, char **argv)
 	coffer_pool_t *pool;
 	if (cli_pool(snap, COFFER_OPEN_RDONLY, &pool) < 0)
 		return cli_finish(CLI_FAIL);
-	int err = coffer_send(pool, snap, from, 0, STDOUT_FILENO, NULL, NULL);
+	int err = coffer_send(pool, snap, from, flags, STDOUT_FILENO, NULL,
+	    NULL);
 	int rc = CLI_OK;
 	if (err < 0)
 		rc = cli_err(err, "cannot send '%s'", snap);

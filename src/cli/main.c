@@ -107,10 +107,13 @@ static const struct cli_cmd commands[] = {
 	  "roll a dataset back to its most recent snapshot",
 	  "-r            destroy newer snapshots to roll back further" },
 	{ NULL, "send", cmd_send,
-	  "send [-i SNAPSHOT] DATASET@NAME",
+	  "send [-w] [-c] [-i SNAPSHOT] DATASET@NAME",
 	  "write a snapshot's replication stream to standard output",
 	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
-	  "              DATASET@NAME) of the same dataset" },
+	  "              DATASET@NAME) of the same dataset\n"
+	  "-w            raw: blocks exactly as stored (an encrypted dataset\n"
+	  "              stays encrypted, with its wrapped keys); no key needed\n"
+	  "-c            compressed blocks stay compressed in the stream" },
 	{ NULL, "receive", cmd_receive,
 	  "receive [-F] DATASET",
 	  "apply a replication stream from standard input, atomically",

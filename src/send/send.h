@@ -18,6 +18,9 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
     void *parg) CF_MUST_CHECK;
 
+#define CF_SEND_RAW        0x1  /* -w: blocks as stored, no key needed */
+#define CF_SEND_COMPRESSED 0x2  /* -c: compressed blocks as stored */
+
 #define CF_RECV_FORCE 0x1       /* -F: roll the target back to the base */
 /* Read a stream through fn and apply it to `target` atomically. */
 int cf_recv(dsl_pool_t *dp, const char *target, int flags,

@@ -34,7 +34,11 @@
 typedef struct sctx {
 	cf_objset_t *os;
 	cf_stream_writer_t *w;
+	cf_spa_t *spa;
 	uint64_t from_txg;
+	int raw;                        /* -w: blocks as stored */
+	int compressed;                 /* -c: compressed blocks as stored */
+	int encrypted;                  /* raw and encrypted: sealed */
 	uint32_t blksz;                 /* of the object being sent */
 	uint64_t cur;                   /* its id */
 	int cur_new;                    /* allocated after the base */
@@ -118,6 +122,52 @@ static int s_freeobjects(void *arg, uint64_t first, uint64_t count)
 	return err;
 }
 
+/* Fill a stream block description from a block pointer as stored. */
+static void blk_of(const cf_blkptr_t *bp, cf_stream_blk_t *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->lsize = bp->lsize;
+	b->psize = bp->psize;
+	b->type = bp->type;
+	b->comp = bp->comp;
+	b->cksum = bp->cksum;
+	memcpy(b->checksum, bp->checksum, 32);
+	if (bp->flags & CF_BPF_ENCRYPTED) {
+		b->flags = CF_SBLK_ENCRYPTED;
+		if (bp->flags & CF_BPF_DNODE)
+			b->flags |= CF_SBLK_DNODE;
+		b->keygen = bp->keygen;
+		memcpy(b->salt, bp->salt, 8);
+		memcpy(b->iv, bp->iv, 12);
+		memcpy(b->mac, bp->mac, 16);
+	}
+}
+
+/* Raw, encrypted: a dnode block as stored, before its objects. */
+static int s_range(void *arg, uint64_t first, const cf_blkptr_t *bp)
+{
+	sctx_t *c = arg;
+	if (!c->encrypted)
+		return 0;
+	int err = end_object(c);
+	if (!err)
+		err = flush_freeobjects(c);
+	if (!err && (bp->psize > CF_MAX_BLKSZ || bp->lsize != 16384))
+		err = CF_CORRUPT();
+	if (!err)
+		err = cf_block_read_raw(c->spa, bp, c->buf);
+	if (err)
+		return err;
+	cf_stream_rec_t rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = CF_SREC_OBJECT_RANGE;
+	rec.u.range.first = first;
+	rec.u.range.count = CF_STREAM_RANGE_OBJS;
+	blk_of(bp, &rec.u.range.blk);
+	c->done += bp->psize;
+	return cf_stream_write(c->w, &rec, c->buf, bp->psize);
+}
+
 static int s_object(void *arg, uint64_t obj, const cf_dnode_phys_t *dn)
 {
 	sctx_t *c = arg;
@@ -142,6 +192,8 @@ static int s_object(void *arg, uint64_t obj, const cf_dnode_phys_t *dn)
 	rec.u.object.maxblkid = dn->maxblkid;
 	c->blksz = dn->blksz;
 	c->cur = obj;
+	if (c->encrypted)       /* the bonus is sealed in OBJECT_RANGE */
+		return cf_stream_write(c->w, &rec, NULL, 0);
 	return cf_stream_write(c->w, &rec, dn->bonus, dn->bonuslen);
 }
 
@@ -181,26 +233,86 @@ static int s_block(void *arg, uint64_t obj, uint64_t idx, int level,
 	if (err)
 		return err;
 	c->next_off = off + c->blksz;
-	err = cf_obj_read(c->os, obj, off, c->blksz, c->buf);
-	if (err)
-		return err;
 	rec.type = CF_SREC_WRITE;
 	rec.u.write.object = obj;
 	rec.u.write.offset = off;
-	rec.u.write.blk.lsize = c->blksz;
-	rec.u.write.blk.psize = c->blksz;
-	rec.u.write.blk.type = bp->type;
-	rec.u.write.blk.cksum = CF_CKSUM_FLETCHER4;
-	cf_block_checksum(CF_CKSUM_FLETCHER4, c->buf, c->blksz,
-	    rec.u.write.blk.checksum);
-	err = cf_stream_write(c->w, &rec, c->buf, c->blksz);
-	c->done += c->blksz;
+	size_t len;
+	if (c->encrypted || ((c->raw || c->compressed) &&
+	    bp->comp != CF_COMP_OFF && !(bp->flags & CF_BPF_ENCRYPTED))) {
+		/* as stored: sealed, or compressed plaintext */
+		if (bp->lsize != c->blksz || bp->psize > bp->lsize ||
+		    bp->psize > CF_MAX_BLKSZ)
+			return CF_CORRUPT();
+		err = cf_block_read_raw(c->spa, bp, c->buf);
+		if (err)
+			return err;
+		blk_of(bp, &rec.u.write.blk);
+		len = bp->psize;
+	} else {
+		err = cf_obj_read(c->os, obj, off, c->blksz, c->buf);
+		if (err)
+			return err;
+		rec.u.write.blk.lsize = c->blksz;
+		rec.u.write.blk.psize = c->blksz;
+		rec.u.write.blk.type = bp->type;
+		rec.u.write.blk.cksum = CF_CKSUM_FLETCHER4;
+		cf_block_checksum(CF_CKSUM_FLETCHER4, c->buf, c->blksz,
+		    rec.u.write.blk.checksum);
+		len = c->blksz;
+	}
+	err = cf_stream_write(c->w, &rec, c->buf, len);
+	c->done += len;
 	if (!err && c->progress && c->progress(c->done, c->total, c->parg))
 		err = COFFER_EINTR;
 	return err;
 }
 
-static const cf_send_ops_t send_ops = { s_object, s_block, s_freeobjects };
+static const cf_send_ops_t send_ops = { s_range, s_object, s_block,
+	s_freeobjects };
+
+/*
+ * BEGIN keys of a raw encrypted stream: what the receiver cannot make
+ * without the key, the object set root's MAC (and the txg it binds), and
+ * the meta-dnode fields that MAC covers (docs/STREAM.md 7.1).
+ */
+static int raw_begin_kv(cf_kv_t *kv, cf_objset_t *os, const dsl_rawkeys_t *k)
+{
+	cf_dnode_phys_t meta;
+	cf_os_meta(os, &meta);
+	int err = cf_kv_add_bytes(kv, CF_KV_ROOT, "raw_mac", k->mac, 32);
+	if (!err)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "raw_mac_txg", k->mac_txg);
+	if (!err)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "raw_meta_levels",
+		    meta.nlevels);
+	if (!err)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "raw_meta_maxblkid",
+		    meta.maxblkid);
+	return err;
+}
+
+/* KEYS: the key record, and for a full stream the root's keystore. */
+static int s_keys(sctx_t *c, const dsl_rawkeys_t *k, int full)
+{
+	cf_stream_rec_t rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = CF_SREC_KEYS;
+	rec.u.keys.guid = k->guid;
+	rec.u.keys.rootguid = k->rootguid;
+	rec.u.keys.suite = (uint32_t)k->suite;
+	rec.u.keys.flags = full ? CF_SKEYS_ROOT : 0;
+	rec.u.keys.keyrec_len = (uint32_t)k->keyrec.len;
+	rec.u.keys.keystore_len = full ? (uint32_t)k->keystore.len : 0;
+	cf_buf_t p;
+	memset(&p, 0, sizeof(p));
+	int err = cf_buf_append(&p, k->keyrec.data, k->keyrec.len);
+	if (!err && full)
+		err = cf_buf_append(&p, k->keystore.data, k->keystore.len);
+	if (!err)
+		err = cf_stream_write(c->w, &rec, p.data, p.len);
+	cf_buf_free(&p);
+	return err;
+}
 
 static int prop_u64(dsl_pool_t *dp, const char *ds, const char *prop,
     uint64_t *v)
@@ -216,7 +328,6 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
     void *parg)
 {
-	(void)flags;
 	const char *at = strchr(tosnap, '@');
 	if (!at) {
 		cf_set_errdetail("'%s' is not a snapshot", tosnap);
@@ -258,12 +369,21 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	}
 	cf_objset_t *os;
 	dsl_dataset_t *ds;
-	err = dsl_hold(dp, tosnap, &os, &ds);
+	dsl_rawkeys_t keys;
+	memset(&keys, 0, sizeof(keys));
+	if (flags & CF_SEND_RAW)
+		err = dsl_hold_raw(dp, tosnap, &os, &ds, &keys);
+	else
+		err = dsl_hold(dp, tosnap, &os, &ds);
 	if (err)
 		return err;
 	sctx_t c;
 	memset(&c, 0, sizeof(c));
 	c.os = os;
+	c.spa = cf_os_spa(os);
+	c.raw = (flags & CF_SEND_RAW) != 0;
+	c.compressed = (flags & CF_SEND_COMPRESSED) != 0;
+	c.encrypted = keys.encrypted;
 	c.from_txg = fromtxg;
 	c.progress = progress;
 	c.parg = parg;
@@ -277,11 +397,17 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "toname", tosnap);
 	if (!err && fromsnap)
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname", fromfull);
+	if (!err && c.encrypted)
+		err = raw_begin_kv(kv, os, &keys);
 	if (!err) {
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
 		rec.type = CF_SREC_BEGIN;
 		rec.u.begin.version = CF_STREAM_VERSION;
+		if (c.raw)
+			rec.u.begin.incompat |= CF_SFEAT_RAW;
+		else if (c.compressed)
+			rec.u.begin.incompat |= CF_SFEAT_COMPRESSED;
 		rec.u.begin.fromguid = fromguid;
 		rec.u.begin.toguid = toguid;
 		rec.u.begin.totxg = totxg;
@@ -290,8 +416,11 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		    CF_STREAM_DS_VOL : CF_STREAM_DS_FS;
 		err = cf_stream_write_kv(c.w, &rec, kv);
 	}
+	if (!err && c.encrypted)
+		err = s_keys(&c, &keys, fromsnap == NULL);
 	if (!err)
-		err = cf_os_send_walk(os, fromtxg, &send_ops, &c);
+		err = cf_os_send_walk(os, fromtxg, c.encrypted ? CF_SW_RAW : 0,
+		    &send_ops, &c);
 	if (!err)
 		err = end_object(&c);
 	if (!err)
@@ -305,6 +434,7 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	cf_kv_free(kv);
 	cf_stream_writer_free(c.w);
 	free(c.buf);
+	dsl_rawkeys_free(&keys);
 	dsl_rele(dp, ds);
 	return err;
 }
@@ -315,7 +445,46 @@ typedef struct rctx {
 	dsl_pool_t *dp;
 	cf_objset_t *os;
 	uint64_t applied;               /* records */
+	int encrypted;                  /* a raw stream with KEYS */
+	uint8_t *buf;                   /* decompressed blocks */
 } rctx_t;
+
+/* A block pointer with a stream block's stored fields (raw WRITE and
+ * OBJECT_RANGE). */
+static void bp_of(const cf_stream_blk_t *b, cf_blkptr_t *bp)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->lsize = b->lsize;
+	bp->psize = b->psize;
+	bp->type = b->type;
+	bp->comp = b->comp;
+	bp->keygen = b->keygen;
+	if (b->flags & CF_SBLK_ENCRYPTED)
+		bp->flags |= CF_BPF_ENCRYPTED;
+	if (b->flags & CF_SBLK_DNODE)
+		bp->flags |= CF_BPF_DNODE;
+	memcpy(bp->salt, b->salt, 8);
+	memcpy(bp->iv, b->iv, 12);
+	memcpy(bp->mac, b->mac, 16);
+}
+
+/* The logical bytes of a stream block (decompressed into c->buf). */
+static int blk_plain(rctx_t *c, const cf_stream_blk_t *b,
+    const uint8_t *payload, size_t len, const uint8_t **out)
+{
+	if (b->comp == CF_COMP_OFF) {
+		*out = payload;
+		return 0;
+	}
+	int err = cf_decompress(b->comp, payload, len, c->buf, b->lsize);
+	if (err) {
+		cf_set_errdetail("a compressed block does not decompress to "
+		    "its %u bytes", b->lsize);
+		return COFFER_EBADSTREAM;
+	}
+	*out = c->buf;
+	return 0;
+}
 
 static int obj_blksz(cf_objset_t *os, uint64_t obj, uint32_t *blksz)
 {
@@ -344,6 +513,20 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 		uint64_t obj = rec->u.object.object;
 		cf_objinfo_t info;
 		int r = cf_obj_info(c->os, obj, &info);
+		if (c->encrypted) {
+			/* made by its OBJECT_RANGE: only compare */
+			if (r == 0 && (info.type != rec->u.object.type ||
+			    info.blksz != rec->u.object.blksz))
+				r = -ENOENT;
+			if (r == -ENOENT) {
+				cf_set_errdetail("object %llu does not match "
+				    "its OBJECT_RANGE",
+				    (unsigned long long)obj);
+				r = COFFER_EBADSTREAM;
+			}
+			err = r;
+			break;
+		}
 		if (r == 0 && (info.type != rec->u.object.type ||
 		    info.blksz != rec->u.object.blksz))
 			r = cf_obj_free(c->os, tx, obj) ? -EIO : -ENOENT;
@@ -377,20 +560,49 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 		}
 		break;
 	}
-	case CF_SREC_WRITE:
+	case CF_SREC_WRITE: {
+		const cf_stream_blk_t *b = &rec->u.write.blk;
 		err = obj_blksz(c->os, rec->u.write.object, &bs);
-		if (!err && (rec->u.write.offset % bs || len > bs ||
-		    len != rec->u.write.blk.lsize)) {
+		if (!err && (rec->u.write.offset % bs || b->lsize != bs)) {
 			cf_set_errdetail("WRITE at offset %llu of %zu bytes does "
 			    "not fit object %llu's %u-byte blocks",
 			    (unsigned long long)rec->u.write.offset, len,
 			    (unsigned long long)rec->u.write.object, bs);
 			err = COFFER_EBADSTREAM;
 		}
-		if (!err)
-			err = cf_obj_write(c->os, tx, rec->u.write.object,
-			    rec->u.write.offset, len, payload);
+		if (!err && c->encrypted) {
+			cf_blkptr_t t;
+			bp_of(b, &t);
+			err = cf_obj_write_raw(c->os, tx, rec->u.write.object,
+			    rec->u.write.offset / bs, &t, payload,
+			    (uint32_t)len);
+		} else if (!err) {
+			const uint8_t *data;
+			err = blk_plain(c, b, payload, len, &data);
+			if (!err)
+				err = cf_obj_write(c->os, tx,
+				    rec->u.write.object, rec->u.write.offset,
+				    b->lsize, data);
+		}
 		break;
+	}
+	case CF_SREC_OBJECT_RANGE: {
+		const cf_stream_blk_t *b = &rec->u.range.blk;
+		const uint8_t *image;
+		cf_blkptr_t seal;
+		bp_of(b, &seal);
+		err = blk_plain(c, b, payload, len, &image);
+		if (!err)
+			err = cf_os_raw_dnblock(c->os, tx, rec->u.range.first /
+			    CF_STREAM_RANGE_OBJS, image, &seal);
+		if (err == -EINVAL) {
+			cf_set_errdetail("the dnode block of objects %llu.. "
+			    "holds a malformed dnode",
+			    (unsigned long long)rec->u.range.first);
+			err = COFFER_EBADSTREAM;
+		}
+		break;
+	}
 	case CF_SREC_FREE:
 		err = obj_blksz(c->os, rec->u.free.object, &bs);
 		if (!err)
@@ -409,6 +621,90 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 	return err;
 }
 
+/* What BEGIN (and KEYS) say, until the first data record starts the
+ * receive: KEYS comes after BEGIN, and a raw receive needs it to begin. */
+typedef struct rbegin {
+	int started;
+	char snap[256];
+	uint64_t fromguid, toguid;
+	int type;
+	cf_buf_t keys;                  /* KEYS payload */
+	uint32_t keyrec_len;
+	dsl_recv_raw_t raw;
+	int meta_levels;
+	uint64_t meta_maxblkid;
+} rbegin_t;
+
+static int recv_begin_rec(rbegin_t *b, cf_stream_reader_t *rd,
+    const cf_stream_rec_t *rec)
+{
+	uint64_t unsup = rec->u.begin.incompat &
+	    ~(CF_SFEAT_RAW | CF_SFEAT_COMPRESSED);
+	if (unsup) {
+		cf_set_errdetail("stream features 0x%llx (multi-snapshot, "
+		    "resuming or signed) are not supported by this receive",
+		    (unsigned long long)unsup);
+		return COFFER_ENOTSUP;
+	}
+	const char *name = NULL;
+	size_t nl;
+	const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
+	if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name, &nl) != 0 ||
+	    !strchr(name, '@')) {
+		cf_set_errdetail("the stream names no snapshot");
+		return COFFER_EBADSTREAM;
+	}
+	cf_strlcpy(b->snap, strchr(name, '@') + 1, sizeof(b->snap));
+	b->toguid = rec->u.begin.toguid;
+	b->fromguid = rec->u.begin.fromguid;
+	b->type = rec->u.begin.dstype == CF_STREAM_DS_VOL ?
+	    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM;
+	return 0;
+}
+
+/* KEYS: the raw receive's keys, and the BEGIN keys it needs with them. */
+static int recv_keys_rec(rbegin_t *b, cf_stream_reader_t *rd,
+    const cf_stream_rec_t *rec, const uint8_t *payload, size_t len)
+{
+	const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
+	const uint8_t *mac;
+	size_t ml;
+	uint64_t txg, levels, maxblkid;
+	if (cf_kv_get_bytes(kv, CF_KV_ROOT, "raw_mac", &mac, &ml) != 0 ||
+	    ml != 32 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_mac_txg", &txg) != 0 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_levels", &levels) != 0 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_maxblkid",
+	    &maxblkid) != 0 || levels < 1 || levels > CF_STREAM_MAX_LEVELS) {
+		cf_set_errdetail("a raw encrypted stream without valid "
+		    "raw_mac, raw_mac_txg, raw_meta_levels and "
+		    "raw_meta_maxblkid in BEGIN");
+		return COFFER_EBADSTREAM;
+	}
+	if ((rec->u.keys.flags & CF_SKEYS_ROOT) != (b->fromguid == 0)) {
+		cf_set_errdetail("a %s raw stream %s a keystore",
+		    b->fromguid ? "incremental" : "full",
+		    b->fromguid ? "with" : "without");
+		return COFFER_EBADSTREAM;
+	}
+	int err = cf_buf_append(&b->keys, payload, len);
+	if (err)
+		return err;
+	memcpy(b->raw.mac, mac, 32);
+	b->raw.mac_txg = txg;
+	b->raw.keyrec = b->keys.data;
+	b->raw.keyrec_len = rec->u.keys.keyrec_len;
+	if (rec->u.keys.keystore_len) {
+		b->raw.keystore = b->keys.data + rec->u.keys.keyrec_len;
+		b->raw.keystore_len = rec->u.keys.keystore_len;
+	}
+	b->meta_levels = (int)levels;
+	b->meta_maxblkid = maxblkid;
+	return 0;
+}
+
+static int raw_finish(rctx_t *c, const rbegin_t *b);
+
 int cf_recv(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg)
 {
@@ -420,10 +716,12 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 	const uint8_t *payload;
 	size_t len;
 	dsl_recv_t *r = NULL;
-	char snap[256] = "";
-	uint64_t toguid = 0;
-	rctx_t c = { dp, NULL, 0 };
-	for (;;) {
+	rbegin_t b;
+	memset(&b, 0, sizeof(b));
+	rctx_t c = { dp, NULL, 0, 0, malloc(CF_STREAM_MAX_BLKSZ) };
+	if (!c.buf)
+		err = -ENOMEM;
+	while (!err) {
 		int n = cf_stream_read(rd, &rec, &payload, &len);
 		if (n < 0) {
 			err = n;
@@ -434,41 +732,35 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			break;
 		}
 		if (rec.type == CF_SREC_BEGIN) {
-			if (rec.u.begin.incompat) {
-				cf_set_errdetail("raw, compressed and multi-"
-				    "snapshot streams are not supported by "
-				    "this receive yet");
-				err = COFFER_ENOTSUP;
-				break;
-			}
-			const char *name = NULL;
-			size_t nl;
-			const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
-			if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name,
-			    &nl) != 0 || !strchr(name, '@')) {
-				cf_set_errdetail("the stream names no snapshot");
-				err = COFFER_EBADSTREAM;
-				break;
-			}
-			cf_strlcpy(snap, strchr(name, '@') + 1, sizeof(snap));
-			toguid = rec.u.begin.toguid;
-			err = dsl_recv_begin(dp, target, rec.u.begin.fromguid,
-			    flags & CF_RECV_FORCE,
-			    rec.u.begin.dstype == CF_STREAM_DS_VOL ?
-			    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, &r);
-			if (err)
-				break;
-			c.os = dsl_recv_os(r);
+			err = recv_begin_rec(&b, rd, &rec);
 			continue;
 		}
+		if (rec.type == CF_SREC_KEYS) {
+			err = recv_keys_rec(&b, rd, &rec, payload, len);
+			continue;
+		}
+		if (rec.type == CF_SREC_PROPS)
+			continue;
+		if (!b.started) {
+			/* the first data record (or END): begin */
+			c.encrypted = b.raw.keyrec != NULL;
+			err = dsl_recv_begin_raw(dp, target, b.fromguid,
+			    flags & CF_RECV_FORCE, b.type,
+			    c.encrypted ? &b.raw : NULL, &r);
+			if (err)
+				break;
+			b.started = 1;
+			c.os = dsl_recv_os(r);
+		}
 		if (rec.type == CF_SREC_END) {
-			err = dsl_recv_end(r, snap, toguid);
+			if (c.encrypted)
+				err = raw_finish(&c, &b);
+			if (!err)
+				err = dsl_recv_end(r, b.snap, b.toguid);
 			r = NULL;
 			break;
 		}
 		err = apply(&c, &rec, payload, len);
-		if (err)
-			break;
 	}
 	if (r)
 		dsl_recv_abort(r);
@@ -476,5 +768,26 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 		cf_set_errdetail("%s", cf_stream_reader_error(rd)[0] ?
 		    cf_stream_reader_error(rd) : "stream truncated");
 	cf_stream_reader_free(rd);
+	cf_buf_free(&b.keys);
+	free(c.buf);
+	return err;
+}
+
+/* END of a raw encrypted stream: the root gets the sender's MAC. */
+static int raw_finish(rctx_t *c, const rbegin_t *b)
+{
+	cf_tx_t *tx;
+	int err = cf_tx_begin(c->os, 65536, &tx);
+	if (err)
+		return err;
+	err = cf_os_raw_root(c->os, tx, b->raw.mac, b->raw.mac_txg,
+	    b->meta_levels, b->meta_maxblkid);
+	cf_tx_end(tx);
+	if (err == -EINVAL) {
+		cf_set_errdetail("raw_meta_maxblkid %llu does not fit %d "
+		    "levels", (unsigned long long)b->meta_maxblkid,
+		    b->meta_levels);
+		err = COFFER_EBADSTREAM;
+	}
 	return err;
 }
