@@ -399,10 +399,16 @@ int coffer_key_slot_list(coffer_pool_t *pool, const char *ds,
 /*
  * Write the replication stream of snapshot `snap` to fd: full, or
  * incremental from `from` ("@snap" or "fs@snap" of the same dataset;
- * NULL for a full stream).  An encrypted dataset's key must be loaded
- * (the stream carries plaintext).  progress (may be NULL) is called with
- * bytes sent so far.
+ * NULL for a full stream).  Without COFFER_SEND_RAW an encrypted
+ * dataset's key must be loaded and the stream carries plaintext; with
+ * it, blocks go as stored (ciphertext with their salt, IV and MAC, plus
+ * the wrapped keys) and no key is needed.  COFFER_SEND_COMPRESSED sends
+ * compressed blocks as stored (plaintext of an encrypted dataset is
+ * sent uncompressed).  progress (may be NULL) is called with bytes sent
+ * so far.
  */
+#define COFFER_SEND_RAW        0x1
+#define COFFER_SEND_COMPRESSED 0x2
 int coffer_send(coffer_pool_t *pool, const char *snap, const char *from,
     int flags, int fd, coffer_progress_fn progress, void *arg);
 

@@ -50,12 +50,14 @@ int cmd_send(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *from = NULL, *token = NULL, *snap = NULL;
-	int c, dry = 0, verbose = 0, mode = CLI_PROG_NONE;
+	int c, flags = 0, dry = 0, verbose = 0, mode = CLI_PROG_NONE;
 
 	cli_optreset();
-	while ((c = cli_getopt(argc, argv, "i:t:nvP", lo)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:t:wcnvP", lo)) != -1) {
 		switch (c) {
 		case 'i': from = cli_optarg; break;
+		case 'w': flags |= COFFER_SEND_RAW; break;
+		case 'c': flags |= COFFER_SEND_COMPRESSED; break;
 		case 't': token = cli_optarg; break;
 		case 'n': dry = 1; break;
 		case 'v': verbose = 1; break;
@@ -73,6 +75,9 @@ int cmd_send(int argc, char **argv)
 			    "it");
 		if (from)
 			return cli_usage("-t and -i exclude each other");
+		if (flags)
+			return cli_usage("-t takes no -w or -c: the token says "
+			    "how the stream was sent");
 		if (coffer_resume_token_info(token, &ri) < 0)
 			return cli_msg("cannot resume: not a valid resume token "
 			    "(see 'coffer get receive_resume_token')");
@@ -105,7 +110,7 @@ int cmd_send(int argc, char **argv)
 	describe(what, sizeof(what), snap, from, token != NULL);
 	coffer_send_args_t est = { token, 1, 0, 0 };
 	if (dry || verbose || mode != CLI_PROG_NONE) {
-		int err = coffer_send_ext(pool, snap, from, 0, &est, -1, NULL,
+		int err = coffer_send_ext(pool, snap, from, flags, &est, -1, NULL,
 		    NULL);
 		if (err < 0)
 			return cli_finish(cli_err(err, "cannot send '%s'",
@@ -139,7 +144,7 @@ int cmd_send(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old);
 	coffer_send_args_t a = { token, 0, est.bytes, 0 };
-	int err = coffer_send_ext(pool, snap, from, 0, &a, STDOUT_FILENO,
+	int err = coffer_send_ext(pool, snap, from, flags, &a, STDOUT_FILENO,
 	    mode == CLI_PROG_NONE ? NULL : send_progress, &prog);
 	sigaction(SIGINT, &old, NULL);
 	if (mode != CLI_PROG_NONE && err >= 0)

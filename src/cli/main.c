@@ -107,13 +107,16 @@ static const struct cli_cmd commands[] = {
 	  "roll a dataset back to its most recent snapshot",
 	  "-r            destroy newer snapshots to roll back further" },
 	{ NULL, "send", cmd_send,
-	  "send [-nv] [-P | --json] [-i SNAPSHOT] DATASET@NAME\n"
+	  "send [-wcnv] [-P | --json] [-i SNAPSHOT] DATASET@NAME\n"
 	  "send [-nv] [-P | --json] -t TOKEN",
 	  "write a snapshot's replication stream to standard output",
 	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
 	  "              DATASET@NAME) of the same dataset\n"
+	  "-w            raw: blocks exactly as stored (an encrypted dataset\n"
+	  "              stays encrypted, with its wrapped keys); no key needed\n"
+	  "-c            compressed blocks stay compressed in the stream\n"
 	  "-t TOKEN      the rest of an interrupted stream (the target's\n"
-	  "              receive_resume_token)\n"
+	  "              receive_resume_token), sent as it was (raw or not)\n"
 	  "-n            dry run: print the estimated size, send nothing\n"
 	  "-v            print the estimated size, and the total at the end\n"
 	  "-P            progress on standard error: DONE TOTAL RATE ETA\n"

@@ -61,6 +61,25 @@ typedef struct dsl_recv dsl_recv_t;
  */
 int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, dsl_recv_t **out) CF_MUST_CHECK;
+/*
+ * Raw receive (send -w of an encrypted dataset): the hidden dataset is
+ * written without keys (cf_os_set_raw).  A full stream makes it its own
+ * encryption root from the sender's key record and its root's keystore
+ * (the same key unlocks it); the ledger entry is the sender's root MAC
+ * (unsealed until the key is first loaded here, FORMAT.md 15.4).  An
+ * incremental needs an encrypted target with the same crypt guid.
+ */
+typedef struct dsl_recv_raw {
+	const uint8_t *keyrec;
+	size_t keyrec_len;
+	const uint8_t *keystore;        /* full streams */
+	size_t keystore_len;
+	uint8_t mac[32];                /* the snapshot's root MAC */
+	uint64_t mac_txg;
+} dsl_recv_raw_t;
+int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
+    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
+    CF_MUST_CHECK;
 cf_objset_t *dsl_recv_os(dsl_recv_t *r);
 int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
     CF_MUST_CHECK;
@@ -99,7 +118,8 @@ void dsl_recv_note(dsl_recv_t *r, uint64_t txg, uint64_t obj, uint64_t off,
     uint64_t bytes);
 int dsl_recv_suspend(dsl_recv_t *r);
 int dsl_recv_resume(dsl_pool_t *dp, const char *target,
-    dsl_recv_state_t *st, dsl_recv_t **out) CF_MUST_CHECK;
+    const dsl_recv_raw_t *raw, dsl_recv_state_t *st, dsl_recv_t **out)
+    CF_MUST_CHECK;
 int dsl_recv_state_get(dsl_pool_t *dp, const char *target,
     dsl_recv_state_t *st) CF_MUST_CHECK;
 int dsl_recv_discard(dsl_pool_t *dp, const char *target) CF_MUST_CHECK;
@@ -141,6 +161,24 @@ int dsl_snapshots(dsl_pool_t *dp, const char *name,
 int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
     dsl_dataset_t **ds) CF_MUST_CHECK;
 void dsl_rele(dsl_pool_t *dp, dsl_dataset_t *ds);
+/*
+ * Hold a snapshot for a raw send: no key needed (dnode bonuses stay
+ * sealed).  *keys is set for an encrypted snapshot: the key record (its
+ * keystore field zero) and its encryption root's keystore without the
+ * ledger, as a raw stream carries them; free with dsl_rawkeys_free.
+ */
+typedef struct dsl_rawkeys {
+	int encrypted;
+	uint64_t guid, rootguid;
+	int suite;
+	int is_root;
+	cf_buf_t keyrec, keystore;
+	uint8_t mac[32];                /* the snapshot's root MAC */
+	uint64_t mac_txg;
+} dsl_rawkeys_t;
+int dsl_hold_raw(dsl_pool_t *dp, const char *snapname, cf_objset_t **os,
+    dsl_dataset_t **ds, dsl_rawkeys_t *keys) CF_MUST_CHECK;
+void dsl_rawkeys_free(dsl_rawkeys_t *keys);
 int dsl_ds_type(dsl_dataset_t *ds);
 uint64_t dsl_ds_volsize(dsl_dataset_t *ds);
 

@@ -55,6 +55,7 @@ struct dsl_recv {
 	uint64_t fromguid;
 	uint64_t snapobj;               /* incremental: S */
 	uint64_t snaptxg;
+	int raw;                        /* keyless, blocks as sealed */
 	cf_objset_t *os;
 	dsl_dataset_t *ds;
 	/* resumable: points noted, by txg, not yet written (invariant 3) */
@@ -163,6 +164,7 @@ struct begin_arg {
 	uint64_t volsize;
 	crypt_plan_t *plan;
 	int force;
+	const dsl_recv_raw_t *raw;
 };
 
 static int latest_snap(dsl_pool_t *dp, const dirrec_t *r, uint64_t *snap,
@@ -247,6 +249,16 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			    "snapshot (use -F to roll it back)", r->target);
 			return COFFER_EBUSY;
 		}
+		if (a->raw && !tr.keyrec) {
+			cf_set_errdetail("'%s' is not encrypted: a raw "
+			    "incremental needs the dataset it came from",
+			    r->target);
+			return COFFER_EBADSTREAM;
+		}
+		if (a->raw)
+			err = dsl_crypt_raw_match(dp, &tr, a->raw);
+		if (err)
+			return err;
 		r->snaptxg = snap.txg;
 		a->type = (int)tr.type;
 		a->volsize = tr.volsize;
@@ -278,8 +290,12 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			hr.keyrec = tr.keyrec;
 			hr.encroot = tr.encroot;
 			hr.flags |= DIRF_SHAREDKEYS;
-			err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
+			if (!a->raw)
+				err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
 		}
+	} else if (a->raw) {
+		/* its own encryption root, with the sender's keys */
+		err = dsl_crypt_create_raw_sync(dp, &tx, hdir, &hr, a->raw);
 	} else if (dsl_crypt_plan_encrypted(a->plan)) {
 		err = dsl_crypt_create_sync(dp, &tx, a->plan, hdir, &hr, &cs);
 	}
@@ -287,7 +303,9 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		err = dir_write(dp, &tx, hdir, &hr);
 	if (!err)
 		err = ds_write(dp, &tx, hds, &hs);
-	if (!err)
+	if (!err && a->raw)
+		err = head_open_raw(dp, hdir, hds, r->hidden, &r->ds);
+	else if (!err)
 		err = head_open_cs(dp, hdir, hds, r->hidden, cs, &r->ds);
 	else
 		dsl_crypt_cryptset_free(cs);
@@ -307,6 +325,12 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, dsl_recv_t **out)
 {
+	return dsl_recv_begin_raw(dp, target, fromguid, force, type, NULL, out);
+}
+
+int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
+    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
+{
 	int err = dsl_name_check(target, 0);
 	if (err)
 		return err;
@@ -315,12 +339,13 @@ int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
 		return -ENOMEM;
 	r->fromguid = fromguid;
 	err = hidden_name(target, r->hidden, sizeof(r->hidden));
-	struct begin_arg a = { r, type, 0, NULL, force };
+	struct begin_arg a = { r, type, 0, NULL, force, raw };
+	r->raw = raw != NULL;
 	if (!err && force && fromguid) {
 		/* -F: roll the target back to the stream's base first */
 		err = dsl_recv_rollback_to(dp, target, fromguid);
 	}
-	if (!err && !fromguid) {
+	if (!err && !fromguid && !raw) {
 		/* a new dataset under an encrypted parent is encrypted */
 		char parent[DSL_NAME_MAX + 1];
 		const char *leaf;
@@ -441,7 +466,9 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	err = ds_write(dp, &tx, tr.head, &th);
 	if (!err)
 		err = dir_write(dp, &tx, tdir, &tr);
-	if (!err && tr.keyrec)
+	if (!err && tr.keyrec && r->raw)
+		err = dsl_crypt_ledger_set_raw(dp, &tx, &tr, &th.root);
+	else if (!err && tr.keyrec)
 		err = dsl_crypt_ledger_set(dp, &tr, &th.root);
 	/* the clone's records go; its blocks and deadlist are the target's */
 	if (!err)
@@ -735,6 +762,7 @@ int dsl_recv_state_get(dsl_pool_t *dp, const char *target,
 struct resume_arg {
 	dsl_recv_t *r;
 	dsl_recv_state_t *st;
+	const dsl_recv_raw_t *raw;
 };
 
 static int resume_task(dsl_pool_t *dp, void *arg, uint64_t txg)
@@ -786,11 +814,22 @@ static int resume_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		}
 		if (err)
 			return err;
-		if (hr.flags & DIRF_SHAREDKEYS) {
+		if ((hr.flags & DIRF_SHAREDKEYS) && !a->raw) {
 			err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
 			if (err)
 				return err;
 		}
+	}
+	if (a->raw) {
+		/* raw and encrypted: keyless, with the same wrapped keys */
+		if (!hr.keyrec) {
+			cf_set_errdetail("the interrupted receive into '%s' is "
+			    "not encrypted", r->target);
+			return COFFER_EBADSTREAM;
+		}
+		err = dsl_crypt_raw_match(dp, &hr, a->raw);
+		if (err)
+			return err;
 	}
 	pthread_mutex_lock(&dp->ds_lock);
 	dsl_dataset_t *d = dsl_open_head(dp, hr.head);
@@ -808,12 +847,17 @@ static int resume_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	if (d) {
 		dsl_crypt_cryptset_free(cs);
 	} else {
-		err = head_open_cs(dp, hdir, hr.head, r->hidden, cs, &d);
+		if (a->raw)
+			err = head_open_raw(dp, hdir, hr.head, r->hidden, &d);
+		else
+			err = head_open_cs(dp, hdir, hr.head, r->hidden, cs,
+			    &d);
 		if (err)
 			return err;
 		pthread_mutex_lock(&dp->ds_lock);
 		d->refs++;
-		if (hr.flags & DIRF_SHAREDKEYS)
+		/* as dsl_recv_begin: no ledger entries for a clone */
+		if (r->fromguid)
 			d->ledger_txg = UINT64_MAX;
 		pthread_mutex_unlock(&dp->ds_lock);
 	}
@@ -824,14 +868,15 @@ static int resume_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	r->written.off = a->st->offset;
 	r->written.bytes = a->st->bytes;
 	r->resumable = 1;
+	r->raw = a->raw != NULL;
 	pthread_mutex_lock(&dp->ds_lock);
 	d->recv = r;
 	pthread_mutex_unlock(&dp->ds_lock);
 	return 0;
 }
 
-int dsl_recv_resume(dsl_pool_t *dp, const char *target, dsl_recv_state_t *st,
-    dsl_recv_t **out)
+int dsl_recv_resume(dsl_pool_t *dp, const char *target,
+    const dsl_recv_raw_t *raw, dsl_recv_state_t *st, dsl_recv_t **out)
 {
 	int err = dsl_name_check(target, 0);
 	if (err)
@@ -839,7 +884,7 @@ int dsl_recv_resume(dsl_pool_t *dp, const char *target, dsl_recv_state_t *st,
 	dsl_recv_t *r = recv_new(dp, target);
 	if (!r)
 		return -ENOMEM;
-	struct resume_arg a = { r, st };
+	struct resume_arg a = { r, st, raw };
 	err = dsl_sync_task(dp, resume_task, &a);
 	if (err) {
 		recv_free(r);

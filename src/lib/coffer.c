@@ -1226,7 +1226,9 @@ int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
 			cf_set_errdetail("snapshot does not exist");
 		return err;
 	}
-	return cf_send(p->dp, snap, from, flags, cf_stream_fd_write, &fd,
+	int f = ((flags & COFFER_SEND_RAW) ? CF_SEND_RAW : 0) |
+	    ((flags & COFFER_SEND_COMPRESSED) ? CF_SEND_COMPRESSED : 0);
+	return cf_send(p->dp, snap, from, f, cf_stream_fd_write, &fd,
 	    progress, arg);
 }
 

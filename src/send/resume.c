@@ -301,21 +301,21 @@ static int refuse(int err, const char *fmt, const char *target,
 }
 
 int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
-    const cf_stream_rec_t *begin, const cf_kv_t *bkv, dsl_recv_t **out,
-    uint64_t *bytes)
+    const cf_stream_rec_t *begin, const cf_kv_t *bkv,
+    const dsl_recv_raw_t *raw, dsl_recv_t **out, uint64_t *bytes)
 {
 	dsl_recv_state_t *st = malloc(sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	dsl_recv_t *r = NULL;
-	int err = dsl_recv_resume(dp, target, st, &r);
+	int err = dsl_recv_resume(dp, target, raw, st, &r);
 	if (err) {
 		free(st);
 		return err;
 	}
 	cf_buf_t body = { 0 };
 	cf_resume_token_t t;
-	const uint8_t *raw = NULL;
+	const uint8_t *echo = NULL;
 	size_t rawlen = 0;
 	uint8_t mac[32];
 	uint64_t ro = 0, roff = 0, rb = 0;
@@ -324,18 +324,18 @@ int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
 	err = body_from_state(st, &body, &t);
 	if (err)
 		goto out;
-	if (cf_kv_get_bytes(bkv, CF_KV_ROOT, "resume_token", &raw,
+	if (cf_kv_get_bytes(bkv, CF_KV_ROOT, "resume_token", &echo,
 	    &rawlen) != 0) {
 		err = refuse(COFFER_EBADSTREAM, "the resumed stream for '%s' "
 		    "carries no resume token%s%s", target, "", "");
 		goto out;
 	}
 	/* 1. made by this receive (constant-time MAC check) */
-	err = rawlen >= 32 ? token_mac(st->secret, raw, rawlen - 32, mac) :
+	err = rawlen >= 32 ? token_mac(st->secret, echo, rawlen - 32, mac) :
 	    0;
 	if (err)
 		goto out;
-	if (rawlen < 32 || !cf_ct_equal(mac, raw + rawlen - 32, 32)) {
+	if (rawlen < 32 || !cf_ct_equal(mac, echo + rawlen - 32, 32)) {
 		err = refuse(COFFER_EAUTH, "the stream's resume token is not "
 		    "authentic for '%s' (forged, altered or from another "
 		    "pool)%s%s", target, "", "");
@@ -343,7 +343,7 @@ int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
 	}
 	/* 2. for the state as it is now */
 	if (rawlen - 32 != body.len ||
-	    memcmp(raw, body.data, body.len) != 0) {
+	    memcmp(echo, body.data, body.len) != 0) {
 		err = refuse(COFFER_EBADSTREAM, "the stream's resume token is "
 		    "stale: the interrupted receive of '%s' has moved on; "
 		    "get the token again%s%s", target, "", "");

@@ -39,15 +39,18 @@ int cf_resume_token_decode(const char *token, cf_resume_token_t *t)
 
 /*
  * BEGIN of a resuming stream: open target's interrupted receive and
- * check the stream against it (MAC, state, features, point).  On success
+ * check the stream against it (MAC, state, features, point).  raw: the
+ * KEYS of a raw encrypted stream (its key record must be the partial
+ * dataset's, byte for byte), else NULL.  On success
  * *out continues the receive and *bytes is resume_bytes.  On refusal the
  * interrupted receive stays as it was: COFFER_EAUTH (token not made by
  * this receive), COFFER_EBADSTREAM (another stream, other features, a
  * stale token), COFFER_ENODS (nothing to resume).
  */
 int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
-    const cf_stream_rec_t *begin, const cf_kv_t *bkv, dsl_recv_t **out,
-    uint64_t *bytes) CF_MUST_CHECK;
+    const cf_stream_rec_t *begin, const cf_kv_t *bkv,
+    const dsl_recv_raw_t *raw, dsl_recv_t **out, uint64_t *bytes)
+    CF_MUST_CHECK;
 
 /* The point after applying rec: obj and off are updated (records that
  * move no data leave them). */

@@ -18,6 +18,9 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
     void *parg) CF_MUST_CHECK;
 
+#define CF_SEND_RAW        0x1  /* -w: blocks as stored, no key needed */
+#define CF_SEND_COMPRESSED 0x2  /* -c: compressed blocks as stored */
+
 /*
  * The same with options: a dry run (send -n: the walk only, no data read
  * and nothing written; o->bytes is then the size the stream would have),
