@@ -193,3 +193,43 @@ rm -rf "$T/outk"
 ok coffer get -r dst/k:/t "$T/outk"
 diff -r "$T/out3" "$T/outk" >/dev/null || fail "killed receive differs"
 okout coffer pool check dst
+
+step "a raw stream of an encrypted dataset resumes raw, without the key"
+printf 'correct horse battery\n' >"$T/pass"
+ok coffer create -o encryption=on -o keyformat=passphrase -o pbkdf=pbkdf2 \
+	src/sec <"$T/pass"
+ok coffer put -r "$T/tree" src/sec:/t
+ok coffer snapshot src/sec@r1
+ok coffer unload-key src/sec
+ok coffer send -w src/sec@r1 >"$T/raw.stream"
+grep -q "changed" "$T/raw.stream" && fail "plaintext in the raw stream"
+rs=$(wc -c <"$T/raw.stream")
+head -c $((rs * 4 / 10)) "$T/raw.stream" >"$T/rawcut"
+fails 1 "kept" coffer receive --resumable dst/sec <"$T/rawcut"
+token dst/sec
+coffer send -t "$TOKEN" >"$T/rawrest" || fail "send -t of a raw stream"
+grep -q "changed" "$T/rawrest" && fail "plaintext in the resumed raw stream"
+# the token decides: -w or -c are not for -t
+fails 2 "-t takes no -w or -c" coffer send -w -t "$TOKEN"
+ok coffer receive dst/sec <"$T/rawrest"
+okout coffer get -H -o value keystatus dst/sec
+expect "$OUT" "unavailable"
+ok coffer load-key dst/sec <"$T/pass"
+rm -rf "$T/outsec"
+ok coffer get -r dst/sec:/t "$T/outsec"
+diff -r "$T/tree" "$T/outsec" >/dev/null || fail "raw resumed tree differs"
+
+step "a compressed stream resumes compressed"
+ok coffer create -o compression=lz4 src/z
+yes 'compressible line of text' | head -c 2000000 >"$T/z.txt"
+ok coffer put "$T/z.txt" src/z:/z.txt
+ok coffer snapshot src/z@c1
+ok coffer send -c src/z@c1 >"$T/c.stream"
+cs=$(wc -c <"$T/c.stream")
+head -c $((cs / 2)) "$T/c.stream" >"$T/ccut"
+fails 1 "kept" coffer receive --resumable dst/z <"$T/ccut"
+token dst/z
+coffer send -t "$TOKEN" | coffer receive dst/z || fail "compressed resume"
+ok coffer get dst/z:/z.txt "$T/z.out"
+same "$T/z.txt" "$T/z.out"
+okout coffer pool check dst
