@@ -293,13 +293,6 @@ static void feature_names(uint64_t f, char *out, size_t n)
 		snprintf(out, n, "none");
 }
 
-static int refuse(int err, const char *fmt, const char *target,
-    const char *a, const char *b)
-{
-	cf_set_errdetail(fmt, target, a, b);
-	return err;
-}
-
 int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
     const cf_stream_rec_t *begin, const cf_kv_t *bkv,
     const dsl_recv_raw_t *raw, dsl_recv_t **out, uint64_t *bytes)
@@ -326,8 +319,9 @@ int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
 		goto out;
 	if (cf_kv_get_bytes(bkv, CF_KV_ROOT, "resume_token", &echo,
 	    &rawlen) != 0) {
-		err = refuse(COFFER_EBADSTREAM, "the resumed stream for '%s' "
-		    "carries no resume token%s%s", target, "", "");
+		cf_set_errdetail("the resumed stream for '%s' carries no "
+		    "resume token", target);
+		err = COFFER_EBADSTREAM;
 		goto out;
 	}
 	/* 1. made by this receive (constant-time MAC check) */
@@ -336,17 +330,18 @@ int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
 	if (err)
 		goto out;
 	if (rawlen < 32 || !cf_ct_equal(mac, echo + rawlen - 32, 32)) {
-		err = refuse(COFFER_EAUTH, "the stream's resume token is not "
-		    "authentic for '%s' (forged, altered or from another "
-		    "pool)%s%s", target, "", "");
+		cf_set_errdetail("the stream's resume token is not authentic "
+		    "for '%s' (forged, altered or from another pool)", target);
+		err = COFFER_EAUTH;
 		goto out;
 	}
 	/* 2. for the state as it is now */
 	if (rawlen - 32 != body.len ||
 	    memcmp(echo, body.data, body.len) != 0) {
-		err = refuse(COFFER_EBADSTREAM, "the stream's resume token is "
-		    "stale: the interrupted receive of '%s' has moved on; "
-		    "get the token again%s%s", target, "", "");
+		cf_set_errdetail("the stream's resume token is stale: the "
+		    "interrupted receive of '%s' has moved on; get the token "
+		    "again", target);
+		err = COFFER_EBADSTREAM;
 		goto out;
 	}
 	/* 3. the stream is the one interrupted, from that point */
@@ -355,9 +350,10 @@ int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
 	if (begin->u.begin.toguid != t.toguid ||
 	    begin->u.begin.fromguid != t.fromguid ||
 	    strcmp(toname, t.toname) != 0) {
-		err = refuse(COFFER_EBADSTREAM, "the resumed stream is not "
-		    "the one interrupted in '%s' (%s, not %s)", target, toname,
+		cf_set_errdetail("the resumed stream is not the one "
+		    "interrupted in '%s' (%s, not %s)", target, toname,
 		    t.toname);
+		err = COFFER_EBADSTREAM;
 		goto out;
 	}
 	if (RESUME_FEATURES(begin->u.begin.incompat) != t.features) {
@@ -365,18 +361,19 @@ int cf_resume_recv_begin(dsl_pool_t *dp, const char *target,
 		feature_names(RESUME_FEATURES(begin->u.begin.incompat), got,
 		    sizeof(got));
 		feature_names(t.features, want, sizeof(want));
-		err = refuse(COFFER_EBADSTREAM, "the resumed stream's features "
-		    "differ from the interrupted stream's in '%s' (%s, not "
-		    "%s)", target, got, want);
+		cf_set_errdetail("the resumed stream's features differ from "
+		    "the interrupted stream's in '%s' (%s, not %s)", target,
+		    got, want);
+		err = COFFER_EBADSTREAM;
 		goto out;
 	}
 	if (cf_kv_get_u64(bkv, CF_KV_ROOT, "resume_object", &ro) != 0 ||
 	    cf_kv_get_u64(bkv, CF_KV_ROOT, "resume_offset", &roff) != 0 ||
 	    cf_kv_get_u64(bkv, CF_KV_ROOT, "resume_bytes", &rb) != 0 ||
 	    ro != t.object || roff != t.offset || rb != t.bytes) {
-		err = refuse(COFFER_EBADSTREAM, "the resumed stream for '%s' "
-		    "does not start where the receive was interrupted%s%s",
-		    target, "", "");
+		cf_set_errdetail("the resumed stream for '%s' does not start "
+		    "where the receive was interrupted", target);
+		err = COFFER_EBADSTREAM;
 		goto out;
 	}
 	*bytes = t.bytes;
@@ -386,7 +383,7 @@ out:
 	free(st);
 	if (err) {
 		/* refused before anything was applied: keep the state */
-		char keep[sizeof(((cf_resume_token_t *)0)->toname) + 512];
+		char keep[1024];
 		cf_strlcpy(keep, coffer_errdetail(), sizeof(keep));
 		(void)dsl_recv_suspend(r);
 		cf_set_errdetail("%s", keep);
