@@ -2109,6 +2109,17 @@ static int raw_keys_decode(const dsl_recv_raw_t *raw, keyrec_t *rec,
 	return err;
 }
 
+int dsl_crypt_raw_check(const dsl_recv_raw_t *raw)
+{
+	keyrec_t rec;
+	keystore_t ks;
+	int err = raw_keys_decode(raw, &rec, &ks);
+	if (!err)
+		ks_free(&ks);
+	cf_wipe(&rec, sizeof(rec));
+	return err;
+}
+
 int dsl_crypt_create_raw_sync(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
     dirrec_t *r, const dsl_recv_raw_t *raw)
 {

@@ -77,6 +77,10 @@ typedef struct dsl_recv_raw {
 	uint8_t mac[32];                /* the snapshot's root MAC */
 	uint64_t mac_txg;
 } dsl_recv_raw_t;
+/* Decode raw's key record and keystore as dsl_recv_begin_raw will, so
+ * that receive can refuse malformed ones at the KEYS record:
+ * COFFER_EBADSTREAM with the detail. */
+int dsl_crypt_raw_check(const dsl_recv_raw_t *raw) CF_MUST_CHECK;
 int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
     CF_MUST_CHECK;

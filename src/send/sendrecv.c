@@ -803,7 +803,8 @@ static int recv_keys_rec(rbegin_t *b, cf_stream_reader_t *rd,
 	}
 	b->meta_levels = (int)levels;
 	b->meta_maxblkid = maxblkid;
-	return 0;
+	/* malformed keys are this record's fault, not BEGIN's */
+	return dsl_crypt_raw_check(&b->raw);
 }
 
 static int raw_finish(rctx_t *c, const rbegin_t *b);

@@ -304,8 +304,10 @@ refused "full stream onto it" "$T/full.stream" 1 \
 
 step "raw stream with a tampered wrapped key"
 if coffer send -w src/fs@a >/dev/null 2>&1; then
-	# raw send exists: an encrypted dataset, its KEYS record's payload
-	# changed (checksums forged), must be refused naming KEYS
+	# an encrypted dataset's raw stream: its KEYS record's key record or
+	# keystore damaged (checksums forged) is refused at that record; the
+	# wrapped key bytes cannot be checked without the key, so such a
+	# stream is received, and the dataset then fails authentication
 	printf '%s' "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
 	    >"$T/hexkey"
 	ok coffer create -o encryption=aes-256-gcm -o keyformat=hex \
@@ -317,13 +319,31 @@ if coffer send -w src/fs@a >/dev/null 2>&1; then
 	k=$(first 8)
 	[ -n "$k" ] || fail "no KEYS record in a raw stream"
 	koff=$(rec "$k" 2)
+	krl=$(u32 "$T/raw.stream" $((koff + 56)))
 	cp "$T/raw.stream" "$T/bad"
 	flip "$T/bad" $((koff + 512 + 40)) 1
 	fixup "$T/bad"
-	fails 1 "record $k (KEYS) at byte $koff" coffer receive dst/raw <"$T/bad"
+	fails 1 "malformed stream (record $k (KEYS) at byte $koff: the stream's key record is malformed)" \
+	    coffer receive dst/raw <"$T/bad"
+	cp "$T/raw.stream" "$T/bad"
+	flip "$T/bad" $((koff + 512 + krl)) 1
+	fixup "$T/bad"
+	fails 1 "malformed stream (record $k (KEYS) at byte $koff: the stream's keystore is malformed)" \
+	    coffer receive dst/raw <"$T/bad"
 	okout coffer list -H -o name -r dst
 	lacks "$OUT" "dst/raw"
+	cp "$T/raw.stream" "$T/bad"
+	flip "$T/bad" $((koff + 512 + 40 + 56)) 128
+	fixup "$T/bad"
+	ok coffer receive dst/raw <"$T/bad"
+	coffer load-key -L "file://$T/hexkey" dst/raw >/dev/null 2>&1
+	fails 1 "authentication failed" coffer cat dst/raw:/big
+	coffer unload-key dst/raw >/dev/null 2>&1
+	ok coffer destroy -r dst/raw
+	ok coffer unload-key src/enc
 	records "$S"
+	state
+	[ "$STATE" = "$BASE" ] || fail "raw cases changed dst/copy"
 else
 	step "(raw send, coffer send -w, is not available yet: skipped)"
 fi
