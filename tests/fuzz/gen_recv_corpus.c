@@ -4,10 +4,11 @@
  *   gen_recv_corpus DIR      (normally tests/fuzz/corpus/recv)
  *
  * Builds, in a scratch pool under $TMPDIR, the filesystem and the volume
- * of recvlib.h (phase 0, snapshot @a, phase 1, snapshot @b) and writes
- * real streams of them: full @a, full @b and the incremental @a..@b of
- * each, then a few damaged copies (cut inside a header, inside a
- * payload, at a record boundary).  fuzz_recv builds the same bases, so
+ * of recvlib.h (phase 0, snapshot @a, phase 1, snapshot @b), and the
+ * filesystem again encrypted, and writes real streams of them: full @a,
+ * full @b and the incremental @a..@b, compressed (send -c) and raw (send
+ * -w, of the encrypted one) too, then a few damaged copies (cut inside a
+ * header, inside a payload, at a record boundary).  fuzz_recv builds the same bases, so
  * the incrementals apply to what they were made from (it swaps in its
  * own base guid).  Guids and times differ from run to run, the shape of
  * the streams does not.
@@ -41,14 +42,15 @@ static void put_file(const char *name, const uint8_t *p, size_t n)
 }
 
 /* send snap (from: NULL or "@a") into a buffer; returns its length */
-static size_t send(const char *snap, const char *from, uint8_t **out)
+static size_t send(const char *snap, const char *from, int flags,
+    uint8_t **out)
 {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/stream", tmp);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
 		die(path, -errno);
-	int err = coffer_send(pool, snap, from, 0, fd, NULL, NULL);
+	int err = coffer_send(pool, snap, from, flags, fd, NULL, NULL);
 	if (err)
 		die(snap, err);
 	off_t n = lseek(fd, 0, SEEK_END);
@@ -98,21 +100,43 @@ int main(int argc, char **argv)
 		err = coffer_snapshot(pool, "gen/fs@b");
 	if (!err)
 		err = coffer_snapshot(pool, "gen/vol@b");
+	/* an encrypted copy, for raw streams */
+	static const uint8_t k32[32] = { 7, 7, 7 };
+	coffer_key_t key = { k32, sizeof(k32) };
+	const char *eprops[] = { "encryption=aes-256-gcm", "keyformat=raw",
+		"recordsize=4096", NULL };
+	if (!err)
+		err = coffer_create_key(pool, "gen/enc", COFFER_TYPE_FILESYSTEM,
+		    0, eprops, &key);
+	if (!err)
+		err = rl_build_fs(pool, "gen/enc", 0);
+	if (!err)
+		err = coffer_snapshot(pool, "gen/enc@a");
+	if (!err)
+		err = rl_build_fs(pool, "gen/enc", 1);
+	if (!err)
+		err = coffer_snapshot(pool, "gen/enc@b");
 	if (err)
 		die("building the datasets", err);
 
 	static const struct {
 		const char *name, *snap, *from;
+		int flags;
 	} seeds[] = {
-		{ "full-fs-a", "gen/fs@a", NULL },
-		{ "full-fs-b", "gen/fs@b", NULL },
-		{ "inc-fs-ab", "gen/fs@b", "@a" },
-		{ "full-vol-a", "gen/vol@a", NULL },
-		{ "inc-vol-ab", "gen/vol@b", "@a" },
+		{ "full-fs-a", "gen/fs@a", NULL, 0 },
+		{ "full-fs-b", "gen/fs@b", NULL, 0 },
+		{ "inc-fs-ab", "gen/fs@b", "@a", 0 },
+		{ "full-vol-a", "gen/vol@a", NULL, 0 },
+		{ "inc-vol-ab", "gen/vol@b", "@a", 0 },
+		{ "comp-full-fs-a", "gen/fs@a", NULL, COFFER_SEND_COMPRESSED },
+		{ "comp-inc-fs-ab", "gen/fs@b", "@a", COFFER_SEND_COMPRESSED },
+		{ "raw-full-enc-a", "gen/enc@a", NULL, COFFER_SEND_RAW },
+		{ "raw-inc-enc-ab", "gen/enc@b", "@a", COFFER_SEND_RAW },
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		uint8_t *s;
-		size_t n = send(seeds[i].snap, seeds[i].from, &s);
+		size_t n = send(seeds[i].snap, seeds[i].from, seeds[i].flags,
+		    &s);
 		put_file(seeds[i].name, s, n);
 		if (!strcmp(seeds[i].name, "inc-fs-ab")) {
 			char nm[64];
