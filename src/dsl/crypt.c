@@ -2132,7 +2132,9 @@ int dsl_crypt_create_raw_sync(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
 	int err = raw_keys_decode(raw, &rec, &ks);
 	if (err)
 		return err;
-	/* the one ledger entry: the received root, sealed at load-key */
+	/* the one ledger entry: the received root, sealed at load-key (the
+	 * decoded keystore has none, but its entry array is allocated) */
+	ks_free(&ks);
 	ks.ent = calloc(1, sizeof(*ks.ent));
 	if (!ks.ent)
 		err = -ENOMEM;
