@@ -132,6 +132,7 @@ static int expected(int err)
 	case COFFER_ENODS:              /* incremental without its target */
 	case COFFER_EEXIST:             /* full stream onto a dataset */
 	case COFFER_EBADNAME:           /* snapshot name from the stream */
+	case COFFER_EAUTH:              /* a resumed stream's forged token */
 	case -EINVAL:
 	case -ENOSPC:
 	case -EFBIG:
