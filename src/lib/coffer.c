@@ -1226,11 +1226,17 @@ int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
 			cf_set_errdetail("snapshot does not exist");
 		return err;
 	}
-	int f = ((flags & COFFER_SEND_RAW) ? CF_SEND_RAW : 0) |
-	    ((flags & COFFER_SEND_COMPRESSED) ? CF_SEND_COMPRESSED : 0);
+	int f = flags & (COFFER_SEND_RAW | COFFER_SEND_COMPRESSED |
+	    COFFER_SEND_REPLICATE | COFFER_SEND_INTERMEDIATE);
 	return cf_send(p->dp, snap, from, f, cf_stream_fd_write, &fd,
 	    progress, arg);
 }
+
+_Static_assert(COFFER_SEND_RAW == CF_SEND_RAW &&
+    COFFER_SEND_COMPRESSED == CF_SEND_COMPRESSED &&
+    COFFER_SEND_REPLICATE == CF_SEND_REPLICATE &&
+    COFFER_SEND_INTERMEDIATE == CF_SEND_INTERMEDIATE,
+    "send flags are passed through");
 
 int coffer_send_ext(coffer_pool_t *p, const char *snap, const char *from,
     int flags, coffer_send_args_t *a, int fd, coffer_progress_fn progress,
