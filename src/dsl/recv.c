@@ -257,11 +257,13 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, dsl_recv_t **out)
 {
-	return dsl_recv_begin_raw(dp, target, fromguid, force, type, NULL, out);
+	return dsl_recv_begin_raw(dp, target, fromguid, force, type, 0, NULL,
+	    out);
 }
 
 int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
-    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
+    int force, int type, uint64_t volsize, const dsl_recv_raw_t *raw,
+    dsl_recv_t **out)
 {
 	int err = dsl_name_check(target, 0);
 	if (err)
@@ -273,7 +275,8 @@ int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
 	r->fromguid = fromguid;
 	cf_strlcpy(r->target, target, sizeof(r->target));
 	err = hidden_name(target, r->hidden, sizeof(r->hidden));
-	struct begin_arg a = { r, type, 0, NULL, force, raw };
+	struct begin_arg a = { r, type, fromguid ? 0 : volsize, NULL, force,
+		raw };
 	r->raw = raw != NULL;
 	if (!err && force && fromguid) {
 		/* -F: roll the target back to the stream's base first */

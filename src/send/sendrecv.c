@@ -399,6 +399,9 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname", fromfull);
 	if (!err && c.encrypted)
 		err = raw_begin_kv(kv, os, &keys);
+	if (!err && dsl_ds_type(ds) == COFFER_TYPE_VOLUME)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "volsize",
+		    dsl_ds_volsize(ds));
 	if (!err) {
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
@@ -628,6 +631,7 @@ typedef struct rbegin {
 	char snap[256];
 	uint64_t fromguid, toguid;
 	int type;
+	uint64_t volsize;               /* a volume's, from BEGIN */
 	cf_buf_t keys;                  /* KEYS payload */
 	uint32_t keyrec_len;
 	dsl_recv_raw_t raw;
@@ -659,6 +663,15 @@ static int recv_begin_rec(rbegin_t *b, cf_stream_reader_t *rd,
 	b->fromguid = rec->u.begin.fromguid;
 	b->type = rec->u.begin.dstype == CF_STREAM_DS_VOL ?
 	    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM;
+	/* the size of a volume: the dir record's (its bonus is sealed in a
+	 * raw stream); an incremental keeps the target's */
+	if (b->type == COFFER_TYPE_VOLUME && cf_kv_find(kv, CF_KV_ROOT,
+	    "volsize") >= 0 && (cf_kv_get_u64(kv, CF_KV_ROOT, "volsize",
+	    &b->volsize) != 0 || b->volsize == 0 ||
+	    b->volsize > (1ULL << 56))) {
+		cf_set_errdetail("a volume's stream with a bad volsize");
+		return COFFER_EBADSTREAM;
+	}
 	return 0;
 }
 
@@ -745,7 +758,7 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			/* the first data record (or END): begin */
 			c.encrypted = b.raw.keyrec != NULL;
 			err = dsl_recv_begin_raw(dp, target, b.fromguid,
-			    flags & CF_RECV_FORCE, b.type,
+			    flags & CF_RECV_FORCE, b.type, b.volsize,
 			    c.encrypted ? &b.raw : NULL, &r);
 			if (err)
 				break;
