@@ -2231,6 +2231,25 @@ int dsl_crypt_raw_match(dsl_pool_t *dp, const dirrec_t *r,
 		    (unsigned long long)mine.guid);
 		err = COFFER_EBADSTREAM;
 	}
+	if (!err) {
+		/* the same wrapped keys, byte for byte: nothing can be checked
+		 * without the key, so nothing may differ (a new key generation
+		 * would need the key to be loaded here) */
+		uint8_t a[KR_HDR_SIZE + CF_MAX_KEYGENS * KR_GEN_SIZE];
+		uint8_t b[KR_HDR_SIZE + CF_MAX_KEYGENS * KR_GEN_SIZE];
+		mine.keystore = 0;
+		theirs.keystore = 0;
+		kr_encode(&mine, a);
+		kr_encode(&theirs, b);
+		if (mine.ngens != theirs.ngens ||
+		    memcmp(a, b, kr_size(mine.ngens)) != 0) {
+			cf_set_errdetail("the stream's key record differs from "
+			    "the target's (altered, or keys changed since)");
+			err = COFFER_EBADSTREAM;
+		}
+		cf_wipe(a, sizeof(a));
+		cf_wipe(b, sizeof(b));
+	}
 	cf_wipe(&mine, sizeof(mine));
 	cf_wipe(&theirs, sizeof(theirs));
 	return err;

@@ -20,6 +20,8 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 
 #define CF_SEND_RAW        0x1  /* -w: blocks as stored, no key needed */
 #define CF_SEND_COMPRESSED 0x2  /* -c: compressed blocks as stored */
+#define CF_SEND_REPLICATE  0x4  /* -R: a dataset tree, its properties */
+#define CF_SEND_INTERMEDIATE 0x8 /* -I: every snapshot since the base */
 
 #define CF_RECV_FORCE 0x1       /* -F: roll the target back to the base */
 /* Read a stream through fn and apply it to `target` atomically. */
