@@ -68,6 +68,7 @@ typedef struct dsl_task {
 	void *arg;
 	uint64_t txg;
 	int result;
+	char detail[256];       /* the task's errdetail, for the caller */
 	struct dsl_task *next;
 } dsl_task_t;
 
