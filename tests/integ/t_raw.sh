@@ -227,6 +227,7 @@ step "a full raw stream into an existing dataset is refused"
 before=$(state "$Q/copy")
 fails 1 "cannot receive into '$Q/copy'" coffer receive "$Q/copy" \
 	<"$T/full.stream"
+contains "$(cat "$T/.err")" "a full stream needs a new dataset"
 expect "$(state "$Q/copy")" "$before"
 
 step "five raw incrementals through a pipe, target key loaded or not"

@@ -628,6 +628,8 @@ static void test_raw_forged(void)
 		printf("  incremental, key record byte %zu: %s (%s)\n",
 		    spots[i], coffer_strerror(err), coffer_errdetail());
 		CHECK_RC(err, COFFER_EBADSTREAM);
+		/* the refusal's own reason, not the reader's fallback */
+		CHECK(strstr(coffer_errdetail(), "key") != NULL);
 		CHECK_OK(coffer_pool_sync(b));
 		CHECK_OK(coffer_pool_info(b, &after));
 		CHECK_OK(coffer_prop_get(b, "fd1/d", "used", &ua));
