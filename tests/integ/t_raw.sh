@@ -157,7 +157,11 @@ printf 'X' | dd of="$tree/sparse" bs=1 seek=5000000 conv=notrunc 2>/dev/null
 printf 'Y' | dd of="$tree/sparse" bs=1 seek=25165823 conv=notrunc \
 	2>/dev/null
 sparse=0
-[ "$(allocated "$tree/sparse")" -lt 1048576 ] && sparse=1
+if [ "$(allocated "$tree/sparse")" -lt 1048576 ]; then
+	sparse=1
+else
+	step "skip checking holes: $T does not keep files sparse"
+fi
 xattrs=0
 if xset "$tree/marker" user.color blue 2>/dev/null; then
 	xset "$tree/sub" user.dir "$MARK"
