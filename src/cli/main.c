@@ -107,17 +107,34 @@ static const struct cli_cmd commands[] = {
 	  "roll a dataset back to its most recent snapshot",
 	  "-r            destroy newer snapshots to roll back further" },
 	{ NULL, "send", cmd_send,
-	  "send [-w] [-c] [-i SNAPSHOT] DATASET@NAME",
+	  "send [-wcnvR] [-P | --json] [-i SNAPSHOT | -I SNAPSHOT] "
+	  "DATASET@NAME\n"
+	  "send [-nv] [-P | --json] -t TOKEN",
 	  "write a snapshot's replication stream to standard output",
 	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
 	  "              DATASET@NAME) of the same dataset\n"
+	  "-I SNAPSHOT   every snapshot since SNAPSHOT, in one stream\n"
+	  "-R            the dataset and its descendants, with their\n"
+	  "              properties and every snapshot up to NAME\n"
 	  "-w            raw: blocks exactly as stored (an encrypted dataset\n"
 	  "              stays encrypted, with its wrapped keys); no key needed\n"
-	  "-c            compressed blocks stay compressed in the stream" },
+	  "-c            compressed blocks stay compressed in the stream\n"
+	  "-t TOKEN      the rest of an interrupted stream (the target's\n"
+	  "              receive_resume_token), sent as it was (raw or not)\n"
+	  "-n            dry run: print the estimated size, send nothing\n"
+	  "-v            print the estimated size, and the total at the end\n"
+	  "-P            progress on standard error: DONE TOTAL RATE ETA\n"
+	  "--json        progress as JSON lines on standard error" },
 	{ NULL, "receive", cmd_receive,
-	  "receive [-F] DATASET",
+	  "receive [-Fu] [-d | -e] [--resumable] DATASET\n"
+	  "receive -A DATASET",
 	  "apply a replication stream from standard input, atomically",
-	  "-F            roll DATASET back to the stream's base snapshot first" },
+	  "-F            roll DATASET back to the stream's base snapshot first\n"
+	  "-d            receive into DATASET/<sent name without its pool>\n"
+	  "-e            receive into DATASET/<last element of the sent name>\n"
+	  "-u            do not mount (no effect: coffer has no mounts yet)\n"
+	  "--resumable   keep an interrupted receive for 'send -t'\n"
+	  "-A            discard DATASET's interrupted receive" },
 
 	/* files */
 	{ NULL, "put", cmd_put,

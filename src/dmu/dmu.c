@@ -2478,6 +2478,9 @@ typedef struct swalk {
 	int flags;
 	const cf_send_ops_t *ops;
 	void *arg;
+	uint64_t start_obj;     /* resume: skip objects below */
+	uint64_t start_off;     /* and start_obj's bytes below */
+	uint32_t blksz;         /* of the object being walked */
 } swalk_t;
 
 static int sw_read(swalk_t *w, const cf_blkptr_t *bp, uint8_t **out)
@@ -2503,6 +2506,13 @@ static int sw_tree(swalk_t *w, uint64_t obj, const cf_blkptr_t *bp,
 {
 	if (bp->birth <= w->min_txg)
 		return 0;
+	if (obj == w->start_obj && w->start_off) {
+		/* resume: subtrees wholly below start_off are not read */
+		uint64_t n = pow_ind(level);
+		if (idx < UINT64_MAX / n / w->blksz &&
+		    (idx + 1) * n * w->blksz <= w->start_off)
+			return 0;
+	}
 	if (cf_bp_is_hole(bp) || level == 0)
 		return w->ops->block(w->arg, obj, idx, level, bp);
 	if (depth > CF_MAX_LEVELS || bp->level != level ||
@@ -2536,13 +2546,19 @@ static int sw_tree(swalk_t *w, uint64_t obj, const cf_blkptr_t *bp,
 static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
     uint64_t idx, int depth)
 {
+	uint64_t nobj = pow_ind(level) * CF_DNODES_PER_BLK;
+	if (w->start_obj && idx < UINT64_MAX / nobj &&
+	    (idx + 1) * nobj <= w->start_obj)
+		return 0;               /* resume: all below the start */
 	if (cf_bp_is_hole(bp)) {
 		/* a range of dnodes all freed after min_txg */
 		if (bp->birth <= w->min_txg)
 			return 0;
-		uint64_t n = pow_ind(level) * CF_DNODES_PER_BLK;
-		uint64_t first = idx * n;
-		return w->ops->freeobjects(w->arg, first, n);
+		uint64_t first = idx * nobj;
+		if (first < w->start_obj)
+			return w->ops->freeobjects(w->arg, w->start_obj,
+			    first + nobj - w->start_obj);
+		return w->ops->freeobjects(w->arg, first, nobj);
 	}
 	if (bp->birth <= w->min_txg)
 		return 0;
@@ -2583,9 +2599,10 @@ static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
 		uint64_t obj = idx * CF_DNODES_PER_BLK + (uint64_t)i;
 		cf_dnode_phys_t dn;
 		err = cf_dnode_decode(raw + i * CF_DNODE_SIZE, &dn);
-		if (err || obj == 0)
+		if (err || obj == 0 || obj < w->start_obj)
 			continue;
 		err = w->ops->object(w->arg, obj, &dn);
+		w->blksz = dn.blksz ? dn.blksz : 1;
 		if (!err && dn.type != CF_OT_NONE)
 			err = sw_tree(w, obj, &dn.root, dn.nlevels - 1, 0, 0);
 	}
@@ -2596,7 +2613,14 @@ static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
 int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg, int flags,
     const cf_send_ops_t *ops, void *arg)
 {
-	swalk_t w = { os, min_txg, flags, ops, arg };
+	return cf_os_send_walk_from(os, min_txg, flags, 0, 0, ops, arg);
+}
+
+int cf_os_send_walk_from(cf_objset_t *os, uint64_t min_txg, int flags,
+    uint64_t start_obj, uint64_t start_off, const cf_send_ops_t *ops,
+    void *arg)
+{
+	swalk_t w = { os, min_txg, flags, ops, arg, start_obj, start_off, 1 };
 	pthread_mutex_lock(&os->lock);
 	cf_dnode_phys_t meta = os->meta.phys;
 	pthread_mutex_unlock(&os->lock);

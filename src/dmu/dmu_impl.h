@@ -140,6 +140,16 @@ typedef struct cf_send_ops {
 #define CF_SW_RAW 0x1   /* no keys needed: dnode bonuses stay sealed */
 int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg, int flags,
     const cf_send_ops_t *ops, void *arg) CF_MUST_CHECK;
+/*
+ * The same walk from a resume point: objects below start_obj, and blocks
+ * of start_obj wholly below byte start_off, are skipped without reading
+ * them (their dnode blocks and indirect blocks included, where whole
+ * subtrees lie below the point).  A dnode range freed whole that spans
+ * the point is reported from start_obj on.
+ */
+int cf_os_send_walk_from(cf_objset_t *os, uint64_t min_txg, int flags,
+    uint64_t start_obj, uint64_t start_off, const cf_send_ops_t *ops,
+    void *arg) CF_MUST_CHECK;
 
 /*
  * Raw receive (send -w): an encrypted object set written without its

@@ -525,6 +525,11 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		}
 		fill_num(d, dir.volsize, out);
 		break;
+	case CF_PROP_RECEIVE_RESUME_TOKEN:
+		/* the library fills in a token (send/resume.c) */
+		cf_strlcpy(out->value, "-", sizeof(out->value));
+		cf_strlcpy(out->raw, "-", sizeof(out->raw));
+		break;
 	default: {
 		if (!cf_prop_applies(d, dstype)) {
 			err = COFFER_EBADPROP;

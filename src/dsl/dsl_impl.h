@@ -61,6 +61,7 @@ struct dsl_dataset {
 	cf_buf_t dead;                  /* pending deadlist entries */
 	cf_cryptset_t *cs;              /* keys of an encrypted dataset */
 	uint64_t ledger_txg;            /* root txg last put in the ledger */
+	struct dsl_recv *recv;          /* a resumable receive builds it */
 };
 
 typedef struct dsl_task {
@@ -68,8 +69,8 @@ typedef struct dsl_task {
 	void *arg;
 	uint64_t txg;
 	int result;
-	char detail[256];       /* the task's errdetail, for the caller */
 	struct dsl_task *next;
+	char detail[256];       /* the task's errdetail, for its caller */
 } dsl_task_t;
 
 struct dsl_pool {
@@ -229,6 +230,8 @@ extern const cf_os_ops_t dsl_head_ops;
 /* dataset.c internals used by recv.c */
 #define DIRF_RECV       0x1     /* a hidden dataset a receive builds */
 #define DIRF_SHAREDKEYS 0x2     /* it uses its target's key record */
+/* Write a resumable receive's durable point (ds_flush, sync context). */
+int dsl_recv_flush(struct dsl_recv *r, cf_tx_t *tx, uint64_t txg);
 int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
     const char *name, cf_cryptset_t *cs, dsl_dataset_t **out);
 /* A raw receive's hidden head: opened without keys, in raw mode. */

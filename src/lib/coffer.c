@@ -23,6 +23,7 @@
 #include "fs/fs.h"
 #include "spa/spa.h"
 #include "send/send.h"
+#include "send/resume.h"
 
 #define ENTER() cf_clear_errdetail()
 
@@ -913,7 +914,27 @@ int coffer_prop_get(coffer_pool_t *p, const char *ds, const char *prop,
     coffer_propval_t *out)
 {
 	ENTER();
-	return dsl_prop_get(p->dp, ds, prop, out);
+	if (strcmp(prop, "receive_resume_token") != 0 || strchr(ds, '@'))
+		return dsl_prop_get(p->dp, ds, prop, out);
+	/* shown on the target, which a full stream has not made yet */
+	int err = dsl_prop_get(p->dp, ds, prop, out);
+	if (err && err != COFFER_ENODS)
+		return err;
+	char tok[sizeof(out->value)];
+	int terr = cf_resume_token_get(p->dp, ds, tok, sizeof(tok));
+	if (terr == COFFER_ENODS) {
+		if (err)
+			cf_set_errdetail("dataset does not exist");
+		return err;
+	}
+	if (terr)
+		return terr;
+	cf_clear_errdetail();
+	memset(out, 0, sizeof(*out));
+	cf_strlcpy(out->value, tok, sizeof(out->value));
+	cf_strlcpy(out->raw, tok, sizeof(out->raw));
+	out->source = COFFER_SRC_NONE;
+	return 0;
 }
 
 int coffer_prop_set(coffer_pool_t *p, const char *ds, const char *prop,
@@ -1205,16 +1226,93 @@ int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
 			cf_set_errdetail("snapshot does not exist");
 		return err;
 	}
-	int f = ((flags & COFFER_SEND_RAW) ? CF_SEND_RAW : 0) |
-	    ((flags & COFFER_SEND_COMPRESSED) ? CF_SEND_COMPRESSED : 0);
+	int f = flags & (COFFER_SEND_RAW | COFFER_SEND_COMPRESSED |
+	    COFFER_SEND_REPLICATE | COFFER_SEND_INTERMEDIATE);
 	return cf_send(p->dp, snap, from, f, cf_stream_fd_write, &fd,
 	    progress, arg);
 }
 
-int coffer_receive(coffer_pool_t *p, const char *target, int flags, int fd)
+_Static_assert(COFFER_SEND_RAW == CF_SEND_RAW &&
+    COFFER_SEND_COMPRESSED == CF_SEND_COMPRESSED &&
+    COFFER_SEND_REPLICATE == CF_SEND_REPLICATE &&
+    COFFER_SEND_INTERMEDIATE == CF_SEND_INTERMEDIATE,
+    "send flags are passed through");
+
+int coffer_send_ext(coffer_pool_t *p, const char *snap, const char *from,
+    int flags, coffer_send_args_t *a, int fd, coffer_progress_fn progress,
+    void *arg)
 {
 	ENTER();
-	return cf_recv(p->dp, target,
-	    (flags & COFFER_RECV_FORCE) ? CF_RECV_FORCE : 0,
-	    cf_stream_fd_read, &fd);
+	cf_send_opts_t o;
+	memset(&o, 0, sizeof(o));
+	o.dryrun = a->dryrun;
+	o.total = a->total;
+	int err;
+	if (a->token) {
+		err = cf_send_resume(p->dp, a->token, flags, &o,
+		    cf_stream_fd_write, &fd, progress, arg);
+	} else {
+		err = dsl_lookup(p->dp, snap, NULL);
+		if (err == COFFER_ENODS)
+			cf_set_errdetail("snapshot does not exist");
+		if (!err)
+			err = cf_send_opts(p->dp, snap, from, flags, &o,
+			    cf_stream_fd_write, &fd, progress, arg);
+	}
+	a->bytes = o.bytes;
+	return err;
+}
+
+int coffer_resume_token_info(const char *token, coffer_resume_info_t *out)
+{
+	ENTER();
+	cf_resume_token_t *t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	int err = cf_resume_token_decode(token, t);
+	memset(out, 0, sizeof(*out));
+	if (!err) {
+		cf_strlcpy(out->toname, t->toname, sizeof(out->toname));
+		cf_strlcpy(out->fromname, t->fromname, sizeof(out->fromname));
+		out->toguid = t->toguid;
+		out->fromguid = t->fromguid;
+		out->object = t->object;
+		out->offset = t->offset;
+		out->bytes = t->bytes;
+		out->features = t->features;
+	}
+	free(t);
+	return err;
+}
+
+int coffer_receive(coffer_pool_t *p, const char *target, int flags, int fd)
+{
+	return coffer_receive_named(p, target, flags, fd, NULL, 0);
+}
+
+int coffer_receive_named(coffer_pool_t *p, const char *target, int flags,
+    int fd, char *name, size_t namelen)
+{
+	ENTER();
+	int f = 0;
+	if (flags & COFFER_RECV_FORCE)
+		f |= CF_RECV_FORCE;
+	if (flags & COFFER_RECV_RESUMABLE)
+		f |= CF_RECV_RESUMABLE;
+	if (flags & COFFER_RECV_DNAME)
+		f |= CF_RECV_DNAME;
+	if (flags & COFFER_RECV_ENAME)
+		f |= CF_RECV_ENAME;
+	if ((f & CF_RECV_DNAME) && (f & CF_RECV_ENAME)) {
+		cf_set_errdetail("-d and -e exclude each other");
+		return -EINVAL;
+	}
+	return cf_recv_named(p->dp, target, f, cf_stream_fd_read, &fd, name,
+	    namelen);
+}
+
+int coffer_receive_abort(coffer_pool_t *p, const char *target)
+{
+	ENTER();
+	return dsl_recv_discard(p->dp, target);
 }
