@@ -81,9 +81,10 @@ typedef struct dsl_recv_raw {
  * that receive can refuse malformed ones at the KEYS record:
  * COFFER_EBADSTREAM with the detail. */
 int dsl_crypt_raw_check(const dsl_recv_raw_t *raw) CF_MUST_CHECK;
+/* volsize: a full stream of a volume (its size is the dataset's). */
 int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
-    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
-    CF_MUST_CHECK;
+    int force, int type, uint64_t volsize, const dsl_recv_raw_t *raw,
+    dsl_recv_t **out) CF_MUST_CHECK;
 cf_objset_t *dsl_recv_os(dsl_recv_t *r);
 int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
     CF_MUST_CHECK;
