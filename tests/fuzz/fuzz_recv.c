@@ -11,7 +11,8 @@
  * checksums to the fields, the ordering rules and the applier):
  *   1. received into the fresh target fz/new;
  *   2. if BEGIN names a base (fromguid != 0), that guid is replaced with
- *      the guid of fz/inc@a (fz/vinc@a for a volume stream), the stream
+ *      the guid of fz/inc@a (fz/vinc@a for a volume stream), in BEGIN
+ *      and in the SNAPSHOT records that name it (send -I), the stream
  *      fixed up again and received into fz/inc (fz/vinc) as an
  *      incremental.
  * A receive that succeeds is undone (fz/new destroyed, the incremental
@@ -209,6 +210,36 @@ static void check_same(const char *ds, const uint8_t want[32])
 	}
 }
 
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The base guid `from` becomes `to`: in BEGIN, and in the SNAPSHOT
+ * records of a multi-snapshot stream (send -I) that name it. */
+static void rebase(uint8_t *p, size_t n, uint64_t from, uint64_t to)
+{
+	put64(p + 56, to);
+	for (size_t off = 0; n - off >= CF_STREAM_HDR_SIZE;) {
+		uint64_t plen = get64(p + off + 16);
+		if (get64(p + off + 8) % (1ull << 32) == CF_SREC_SNAPSHOT &&
+		    get64(p + off + 32) == from)
+			put64(p + off + 32, to);
+		if (plen > n - off - CF_STREAM_HDR_SIZE)
+			break;
+		off += CF_STREAM_HDR_SIZE + (size_t)((plen + 7) & ~7ull);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!pool)
@@ -237,8 +268,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int vol = rec.u.begin.dstype == CF_STREAM_DS_VOL;
 		uint64_t g = vol ? guid_vinc : guid_inc;
 		memcpy(copy, data, size);       /* the input's own bytes */
-		for (int i = 0; i < 8; i++)
-			copy[56 + i] = (uint8_t)(g >> (8 * i));
+		rebase(copy, size, rec.u.begin.fromguid, g);
 		cf_stream_fixup(copy, size);
 		const char *t = vol ? "fz/vinc" : "fz/inc";
 		err = receive(copy, size, t);

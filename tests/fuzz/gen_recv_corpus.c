@@ -6,9 +6,10 @@
  * Builds, in a scratch pool under $TMPDIR, the filesystem and the volume
  * of recvlib.h (phase 0, snapshot @a, phase 1, snapshot @b), and the
  * filesystem again encrypted, and writes real streams of them: full @a,
- * full @b and the incremental @a..@b, compressed (send -c) and raw (send
- * -w, of the encrypted one) too, then a few damaged copies (cut inside a
- * header, inside a payload, at a record boundary).  fuzz_recv builds the same bases, so
+ * full @b and the incremental @a..@b, compressed (send -c), raw (send
+ * -w, of the encrypted one) and multi-snapshot (send -R, send -I) too,
+ * then a few damaged copies (cut inside a header, inside a payload, at a
+ * record boundary).  fuzz_recv builds the same bases, so
  * the incrementals apply to what they were made from (it swaps in its
  * own base guid).  Guids and times differ from run to run, the shape of
  * the streams does not.
@@ -132,6 +133,9 @@ int main(int argc, char **argv)
 		{ "comp-inc-fs-ab", "gen/fs@b", "@a", COFFER_SEND_COMPRESSED },
 		{ "raw-full-enc-a", "gen/enc@a", NULL, COFFER_SEND_RAW },
 		{ "raw-inc-enc-ab", "gen/enc@b", "@a", COFFER_SEND_RAW },
+		{ "multi-R-fs-b", "gen/fs@b", NULL, COFFER_SEND_REPLICATE },
+		{ "multi-I-fs-ab", "gen/fs@b", "@a",
+		    COFFER_SEND_INTERMEDIATE },
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		uint8_t *s;
