@@ -149,11 +149,11 @@ static int recv_buf(coffer_pool_t *p, const uint8_t *b, size_t n,
 	return err;
 }
 
-static size_t send_buf(coffer_pool_t *p, const char *snap, const char *from,
-    uint8_t **out)
+static size_t send_flags(coffer_pool_t *p, const char *snap,
+    const char *from, int flags, uint8_t **out)
 {
 	int fd = memfd_create("stream", MFD_CLOEXEC);
-	if (fd < 0 || coffer_send(p, snap, from, 0, fd, NULL, NULL) != 0)
+	if (fd < 0 || coffer_send(p, snap, from, flags, fd, NULL, NULL) != 0)
 		return 0;
 	off_t n = lseek(fd, 0, SEEK_END);
 	*out = malloc((size_t)n);
@@ -161,6 +161,12 @@ static size_t send_buf(coffer_pool_t *p, const char *snap, const char *from,
 		n = 0;
 	close(fd);
 	return (size_t)n;
+}
+
+static size_t send_buf(coffer_pool_t *p, const char *snap, const char *from,
+    uint8_t **out)
+{
+	return send_flags(p, snap, from, 0, out);
 }
 
 /* ---- the state of the target ---------------------------------------- */
@@ -638,6 +644,27 @@ static void test_wrong_base(void)
 	int ok = refused("base is not the target's", s, n, "dst/fs",
 	    COFFER_EBADSTREAM, "record 0 (BEGIN) at byte 0: the stream's "
 	    "base snapshot is not the latest snapshot of 'dst/fs'", 0);
+	/* a multi-snapshot stream (send -I): its first segment's base,
+	 * named at its SNAPSHOT record */
+	if (ok) {
+		uint8_t *m = NULL;
+		size_t mn = send_flags(src, "src/fs@c", "@b",
+		    COFFER_SEND_INTERMEDIATE, &m);
+		ok = mn > 0;
+		if (ok) {
+			char want[160];
+			index_stream(m, mn);
+			size_t sn = find(CF_SREC_SNAPSHOT, 0);
+			snprintf(want, sizeof(want), "record %zu (SNAPSHOT) at "
+			    "byte %zu: the stream's base snapshot is not the "
+			    "latest snapshot of 'dst/fs'", sn, recs[sn].off);
+			index_stream(s_inc, n_inc);
+			ok = sn > 0 && refused("send -I, base is not the "
+			    "target's", m, mn, "dst/fs", COFFER_EBADSTREAM, want,
+			    0);
+		}
+		free(m);
+	}
 	/* a forged fromguid: the same */
 	if (ok) {
 		uint8_t *c = dup_of(s_inc, n_inc, 0);
