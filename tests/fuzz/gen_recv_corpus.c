@@ -5,11 +5,13 @@
  *
  * Builds, in a scratch pool under $TMPDIR, the filesystem and the volume
  * of recvlib.h (phase 0, snapshot @a, phase 1, snapshot @b), and the
- * filesystem again encrypted, and writes real streams of them: full @a,
- * full @b and the incremental @a..@b, compressed (send -c), raw (send
+ * filesystem again encrypted, and writes real streams of them: full @a
+ * and the incremental @a..@b, compressed (send -c), raw (send
  * -w, of the encrypted one) and multi-snapshot (send -R, send -I) too,
  * then a few damaged copies (cut inside a header, inside a payload, at a
- * record boundary).  fuzz_recv builds the same bases, so
+ * record boundary).  raw-full-enc-a is also the regression input of a
+ * leak fuzz_recv found (a full raw receive leaked the decoded keystore's
+ * entry array: LeakSanitizer in the ASan replay).  fuzz_recv builds the same bases, so
  * the incrementals apply to what they were made from (it swaps in its
  * own base guid).  Guids and times differ from run to run, the shape of
  * the streams does not.
@@ -125,7 +127,6 @@ int main(int argc, char **argv)
 		int flags;
 	} seeds[] = {
 		{ "full-fs-a", "gen/fs@a", NULL, 0 },
-		{ "full-fs-b", "gen/fs@b", NULL, 0 },
 		{ "inc-fs-ab", "gen/fs@b", "@a", 0 },
 		{ "full-vol-a", "gen/vol@a", NULL, 0 },
 		{ "inc-vol-ab", "gen/vol@b", "@a", 0 },
