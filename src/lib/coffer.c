@@ -23,6 +23,7 @@
 #include "fs/fs.h"
 #include "spa/spa.h"
 #include "send/send.h"
+#include "lib/signer.h"
 
 #define ENTER() cf_clear_errdetail()
 
@@ -1198,6 +1199,14 @@ int64_t coffer_vol_write(coffer_fs_t *v, uint64_t off, const void *buf,
 int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
     int flags, int fd, coffer_progress_fn progress, void *arg)
 {
+	return coffer_send_signed(p, snap, from, flags, fd, progress, arg,
+	    NULL, COFFER_SIGN_CHAIN);
+}
+
+int coffer_send_signed(coffer_pool_t *p, const char *snap, const char *from,
+    int flags, int fd, coffer_progress_fn progress, void *arg,
+    const coffer_signer_t *signer, int mode)
+{
 	ENTER();
 	int err = dsl_lookup(p->dp, snap, NULL);
 	if (err) {
@@ -1205,14 +1214,53 @@ int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
 			cf_set_errdetail("snapshot does not exist");
 		return err;
 	}
-	return cf_send(p->dp, snap, from, flags, cf_stream_fd_write, &fd,
-	    progress, arg);
+	cf_ssign_t *sg = NULL;
+	if (signer && (err = cf_ssign_new(cf_lib_signer_key(signer),
+	    mode == COFFER_SIGN_RECORD ? CF_SSIGN_RECORD : CF_SSIGN_CHAIN, 0, 0,
+	    &sg)) != 0)
+		return err;
+	err = cf_send_signed(p->dp, snap, from, flags, cf_stream_fd_write, &fd,
+	    progress, arg, sg);
+	cf_ssign_free(sg);
+	return err;
 }
 
 int coffer_receive(coffer_pool_t *p, const char *target, int flags, int fd)
 {
+	return coffer_receive_verify(p, target, flags, fd, NULL, NULL);
+}
+
+int coffer_receive_verify(coffer_pool_t *p, const char *target, int flags,
+    int fd, const char *keyring, coffer_recv_info_t *info)
+{
 	ENTER();
-	return cf_recv(p->dp, target,
+	cf_sverify_opts_t vo;
+	cf_sverify_info_t vi;
+	memset(&vo, 0, sizeof(vo));
+	memset(&vi, 0, sizeof(vi));
+	vo.keyring = cf_lib_keyring(keyring);
+	vo.require_signed = (flags & COFFER_RECV_SIGNED) != 0;
+	vo.accept_unverified = (flags & COFFER_RECV_UNVERIFIED) != 0;
+	if (!(flags & (COFFER_RECV_SIGNED | COFFER_RECV_UNVERIFIED))) {
+		int err = cf_recv_policy(p->dp, target, &vo.require_signed);
+		if (err)
+			return err;
+	}
+	int err = cf_recv_verify(p->dp, target,
 	    (flags & COFFER_RECV_FORCE) ? CF_RECV_FORCE : 0,
-	    cf_stream_fd_read, &fd);
+	    cf_stream_fd_read, &fd, &vo, &vi);
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->is_signed = vi.is_signed;
+		info->verified = vi.verified;
+		info->checkpoints = vi.checkpoints;
+		if (vi.is_signed) {
+			cf_sign_fp_format(vi.fp, info->fingerprint,
+			    sizeof(info->fingerprint));
+			cf_strlcpy(info->mode, vi.mode == CF_SSIGN_RECORD ?
+			    "record" : "chain", sizeof(info->mode));
+		}
+		cf_strlcpy(info->keyname, vi.keyname, sizeof(info->keyname));
+	}
+	return err;
 }

@@ -216,6 +216,14 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
     void *parg)
 {
+	return cf_send_signed(dp, tosnap, fromsnap, flags, fn, arg, progress,
+	    parg, NULL);
+}
+
+int cf_send_signed(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
+    int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
+    void *parg, cf_ssign_t *sg)
+{
 	(void)flags;
 	const char *at = strchr(tosnap, '@');
 	if (!at) {
@@ -281,6 +289,10 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
 		rec.type = CF_SREC_BEGIN;
+		if (sg) {               /* signed: BEGIN's keys and the hook */
+			err = cf_ssign_begin(sg, kv, &rec.u.begin.incompat);
+			cf_stream_writer_set_sign(c.w, cf_ssign_hook, sg);
+		}
 		rec.u.begin.version = CF_STREAM_VERSION;
 		rec.u.begin.fromguid = fromguid;
 		rec.u.begin.toguid = toguid;
@@ -288,7 +300,8 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		rec.u.begin.creation = created;
 		rec.u.begin.dstype = dsl_ds_type(ds) == COFFER_TYPE_VOLUME ?
 		    CF_STREAM_DS_VOL : CF_STREAM_DS_FS;
-		err = cf_stream_write_kv(c.w, &rec, kv);
+		if (!err)
+			err = cf_stream_write_kv(c.w, &rec, kv);
 	}
 	if (!err)
 		err = cf_os_send_walk(os, fromtxg, &send_ops, &c);
@@ -412,8 +425,18 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 int cf_recv(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg)
 {
-	cf_stream_reader_t *rd;
-	int err = cf_stream_reader_new(fn, arg, NULL, &rd);
+	return cf_recv_verify(dp, target, flags, fn, arg, NULL, NULL);
+}
+
+int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
+    cf_stream_read_fn fn, void *arg, const cf_sverify_opts_t *vo,
+    cf_sverify_info_t *info)
+{
+	/* records come through the verifying reader (signstream.c): held
+	 * back until a signature covers them; unsigned streams pass as is */
+	cf_sverify_opts_t legacy = { .accept_unverified = 1 };
+	cf_svreader_t *rd;
+	int err = cf_svreader_new(fn, arg, NULL, vo ? vo : &legacy, &rd);
 	if (err)
 		return err;
 	cf_stream_rec_t rec;
@@ -424,7 +447,7 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 	uint64_t toguid = 0;
 	rctx_t c = { dp, NULL, 0 };
 	for (;;) {
-		int n = cf_stream_read(rd, &rec, &payload, &len);
+		int n = cf_svreader_read(rd, &rec, &payload, &len);
 		if (n < 0) {
 			err = n;
 			break;
@@ -434,7 +457,7 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			break;
 		}
 		if (rec.type == CF_SREC_BEGIN) {
-			if (rec.u.begin.incompat) {
+			if (rec.u.begin.incompat & ~CF_SFEAT_SIGNED) {
 				cf_set_errdetail("raw, compressed and multi-"
 				    "snapshot streams are not supported by "
 				    "this receive yet");
@@ -443,7 +466,7 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			}
 			const char *name = NULL;
 			size_t nl;
-			const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
+			const cf_kv_t *kv = cf_svreader_begin_kv(rd);
 			if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name,
 			    &nl) != 0 || !strchr(name, '@')) {
 				cf_set_errdetail("the stream names no snapshot");
@@ -452,6 +475,9 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 			}
 			cf_strlcpy(snap, strchr(name, '@') + 1, sizeof(snap));
 			toguid = rec.u.begin.toguid;
+			err = cf_recv_check_replay(dp, target, toguid);
+			if (err)
+				break;
 			err = dsl_recv_begin(dp, target, rec.u.begin.fromguid,
 			    flags & CF_RECV_FORCE,
 			    rec.u.begin.dstype == CF_STREAM_DS_VOL ?
@@ -473,8 +499,10 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 	if (r)
 		dsl_recv_abort(r);
 	if (err == COFFER_EBADSTREAM && !coffer_errdetail()[0])
-		cf_set_errdetail("%s", cf_stream_reader_error(rd)[0] ?
-		    cf_stream_reader_error(rd) : "stream truncated");
-	cf_stream_reader_free(rd);
+		cf_set_errdetail("%s", cf_svreader_error(rd)[0] ?
+		    cf_svreader_error(rd) : "stream truncated");
+	if (info)
+		*info = *cf_svreader_info(rd);
+	cf_svreader_free(rd);
 	return err;
 }
