@@ -29,8 +29,6 @@
 
 #define FILE_MAX (64u << 10)    /* more than any key file */
 
-int cf_sign_wrap(cf_sigkey_t *sk, const char *name, cf_signkey_t **out);
-
 int cf_kr_default_dir(char *buf, size_t n)
 {
 	const char *e = getenv("COFFER_KEYRING");

@@ -214,8 +214,6 @@ static int finish(cf_sigkey_t *sk, const char *name, cf_signkey_t **out)
 	return 0;
 }
 
-/* Internal (keyring.c): wrap a crypto key under a name. */
-int cf_sign_wrap(cf_sigkey_t *sk, const char *name, cf_signkey_t **out);
 int cf_sign_wrap(cf_sigkey_t *sk, const char *name, cf_signkey_t **out)
 {
 	return finish(sk, name, out);

@@ -81,6 +81,9 @@ int cf_signkey_sign(const cf_signkey_t *k, const void *msg, size_t n,
 int cf_signkey_verify(const cf_signkey_t *k, const void *msg, size_t n,
     const uint8_t *sig, size_t siglen) CF_MUST_CHECK;
 void cf_signkey_free(cf_signkey_t *k);  /* NULL is ignored */
+/* A named key around a crypto key (which it takes over, also on error). */
+int cf_sign_wrap(cf_sigkey_t *sk, const char *name, cf_signkey_t **out)
+    CF_MUST_CHECK;
 
 /* ---- the keyring directory (keyring.c) ---------------------------------- */
 
