@@ -273,7 +273,7 @@ static int begin(cf_svreader_t *v, const cf_stream_rec_t *rec,
 	char fpt[CF_SIGN_FP_TEXT];
 
 	if (!(rec->u.begin.incompat & CF_SFEAT_SIGNED)) {
-		if (v->o.require_signed) {
+		if (v->o.require_signed && !v->o.accept_unverified) {
 			WHY("the stream is not signed, and only a stream "
 			    "signed by a trusted key is accepted here");
 			return COFFER_EAUTH;

@@ -64,7 +64,8 @@ typedef struct cf_sverify_opts {
 	const cf_signkey_t *const *keys;
 	int nkeys;
 	const char *keyring;
-	int require_signed;     /* -s: refuse unsigned streams */
+	int require_signed;     /* -s: refuse unsigned streams (unless
+				   accept_unverified) */
 	int accept_unverified;  /* -k: accept unsigned streams and unknown
 				   keys, unverified */
 	/* Hold limits; 0: CF_SVERIFY_MAX_RECORDS / _BYTES (never above). */
