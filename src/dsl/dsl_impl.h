@@ -68,6 +68,8 @@ typedef struct dsl_task {
 	void *arg;
 	uint64_t txg;
 	int result;
+	char detail[512];       /* the task's errdetail (it runs in the sync
+				   thread; the caller's thread reports it) */
 	struct dsl_task *next;
 } dsl_task_t;
 

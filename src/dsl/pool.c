@@ -303,7 +303,7 @@ int dsl_sync_task(dsl_pool_t *dp,
 {
 	if (dp->readonly)
 		return COFFER_EREADONLY;
-	dsl_task_t t = { fn, arg, 0, 0, NULL };
+	dsl_task_t t = { fn, arg, 0, 0, "", NULL };
 	uint64_t txg;
 	int err = cf_spa_tx_hold(dp->spa, 0, &txg);
 	if (err)
@@ -328,6 +328,8 @@ int dsl_sync_task(dsl_pool_t *dp,
 		pthread_mutex_unlock(&dp->task_lock);
 		return err;
 	}
+	if (t.result && t.detail[0])
+		cf_set_errdetail("%s", t.detail);
 	return t.result;
 }
 
@@ -347,7 +349,11 @@ static int run_tasks(dsl_pool_t *dp, uint64_t txg)
 		pthread_mutex_unlock(&dp->task_lock);
 		if (!t)
 			return 0;
+		cf_clear_errdetail();
 		t->result = t->fn(dp, t->arg, txg);
+		if (t->result)
+			cf_strlcpy(t->detail, coffer_errdetail(),
+			    sizeof(t->detail));
 	}
 }
 
