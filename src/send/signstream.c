@@ -433,6 +433,7 @@ static int verify_hook(void *arg, const cf_stream_rec_t *rec,
 			return err;
 		v->release = 1;
 		v->info.checkpoints++;
+		v->info.covered_seq = v->c.seq;
 		v->run_seq = v->c.seq + 1;
 		v->run_off = off + rb;
 	}

@@ -83,6 +83,8 @@ typedef struct cf_sverify_info {
 	uint8_t fp[CF_SIGN_FP_LEN];
 	char keyname[CF_SIGN_NAME_MAX + 1];     /* "" when unknown */
 	uint64_t checkpoints;   /* signatures verified so far */
+	uint64_t covered_seq;   /* the last record a verified signature
+				   covers (valid when checkpoints > 0) */
 } cf_sverify_info_t;
 
 typedef struct cf_svreader cf_svreader_t;
