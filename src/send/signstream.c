@@ -42,6 +42,7 @@
  */
 #include "send/signstream.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -114,12 +115,133 @@ static void chain_next(chain_t *c, size_t len, int signed_here)
 
 /* ---- signer ---------------------------------------------------------------- */
 
+/*
+ * In chain mode the hashing runs in a worker thread, so that it overlaps
+ * with the rest of send (reading the pool, the codec, writing): the hook
+ * copies each record (slot-zeroed header, payload) into one of two
+ * buffers and hands a full buffer to the worker, which folds its records
+ * into the chain in order.  At a checkpoint the hook hands over what it
+ * has, waits until the worker has caught up, and signs the chain head.
+ * The chain is the same as chain_add computes (the verifier's), only
+ * computed elsewhere.  Record mode hashes inline: a signature per record
+ * costs far more than the hash.
+ */
+#define SG_CHUNK (4u << 20)
+
+typedef struct sg_buf {
+	uint8_t *p;
+	size_t len, cap;
+} sg_buf_t;
+
 struct cf_ssign {
 	const cf_signkey_t *key;
 	int mode;
 	uint64_t interval, bytes;
-	chain_t c;
+	chain_t c;              /* schedule; and the chain in record mode */
+	/* chain mode: the worker and its two buffers */
+	int started;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	sg_buf_t buf[2];
+	int fill;               /* the buffer the hook fills */
+	int queued[2];          /* handed to the worker, not yet hashed */
+	int stop;
+	int werr;               /* the worker's error */
+	chain_t wc;             /* the worker's chain (h, seq) */
 };
+
+static void *sg_worker(void *arg)
+{
+	cf_ssign_t *s = arg;
+	int next = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->queued[next] && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->queued[next])
+			break;          /* stopped with nothing left */
+		pthread_mutex_unlock(&s->mu);
+		sg_buf_t *b = &s->buf[next];
+		int err = 0;
+		for (size_t off = 0; off < b->len && !err; ) {
+			uint64_t len = le64_get(b->p + off);
+			err = chain_add(&s->wc, b->p + off + 8,
+			    b->p + off + 8 + CF_STREAM_HDR_SIZE, (size_t)len);
+			s->wc.seq++;
+			off += 8 + CF_STREAM_HDR_SIZE + len;
+		}
+		pthread_mutex_lock(&s->mu);
+		if (err && !s->werr)
+			s->werr = err;
+		s->queued[next] = 0;
+		next ^= 1;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Hand the buffer being filled to the worker; the other one becomes the
+ * one to fill once the worker is done with it. */
+static void sg_handoff(cf_ssign_t *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->buf[s->fill].len) {
+		s->queued[s->fill] = 1;
+		pthread_cond_broadcast(&s->cv);
+		s->fill ^= 1;
+	}
+	while (s->queued[s->fill])
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	s->buf[s->fill].len = 0;
+}
+
+/* Wait for the worker to hash everything handed over; its chain head. */
+static int sg_sync(cf_ssign_t *s, uint8_t h[32])
+{
+	int err;
+
+	sg_handoff(s);
+	pthread_mutex_lock(&s->mu);
+	while (s->queued[0] || s->queued[1])
+		pthread_cond_wait(&s->cv, &s->mu);
+	err = s->werr;
+	memcpy(h, s->wc.h, 32);
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+/* Copy a record into the buffer being filled (slot zeroed). */
+static int sg_queue(cf_ssign_t *s, const uint8_t *hdr, const void *payload,
+    size_t len)
+{
+	size_t need = 8 + CF_STREAM_HDR_SIZE + len;
+	sg_buf_t *b = &s->buf[s->fill];
+
+	if (b->len && b->len + need > b->cap) {
+		sg_handoff(s);
+		b = &s->buf[s->fill];
+	}
+	if (need > b->cap) {
+		size_t cap = CF_MAX((size_t)SG_CHUNK, need);
+		uint8_t *p = realloc(b->p, cap);
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	uint8_t *d = b->p + b->len;
+	le64_put(d, len);
+	memcpy(d + 8, hdr, CF_STREAM_HDR_SIZE);
+	memset(d + 8 + SLOT_OFF, 0, SLOT_LEN);
+	if (len)
+		memcpy(d + 8 + CF_STREAM_HDR_SIZE, payload, len);
+	b->len += need;
+	return 0;
+}
 
 int cf_ssign_new(const cf_signkey_t *key, int mode, uint32_t interval,
     uint64_t bytes, cf_ssign_t **out)
@@ -138,16 +260,38 @@ int cf_ssign_new(const cf_signkey_t *key, int mode, uint32_t interval,
 	s->mode = mode;
 	s->interval = interval ? interval : CF_SSIGN_INTERVAL;
 	s->bytes = bytes ? bytes : CF_SSIGN_BYTES;
+	if (mode == CF_SSIGN_CHAIN) {
+		pthread_mutex_init(&s->mu, NULL);
+		pthread_cond_init(&s->cv, NULL);
+		if (pthread_create(&s->th, NULL, sg_worker, s) != 0) {
+			pthread_cond_destroy(&s->cv);
+			pthread_mutex_destroy(&s->mu);
+			free(s);
+			return -EAGAIN;
+		}
+		s->started = 1;
+	}
 	*out = s;
 	return 0;
 }
 
 void cf_ssign_free(cf_ssign_t *s)
 {
-	if (s) {
-		cf_wipe(s, sizeof(*s));
-		free(s);
+	if (!s)
+		return;
+	if (s->started) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = 1;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->th, NULL);
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
 	}
+	free(s->buf[0].p);
+	free(s->buf[1].p);
+	cf_wipe(s, sizeof(*s));
+	free(s);
 }
 
 int cf_ssign_begin(cf_ssign_t *s, cf_kv_t *kv, uint64_t *incompat)
@@ -190,11 +334,21 @@ int cf_ssign_hook(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 
 	if (le64_get(hdr + 24) != s->c.seq)
 		return -EINVAL;         /* the writer skipped a record */
-	if ((err = chain_add(&s->c, hdr, payload, len)) != 0)
-		return err;
+	if (s->mode == CF_SSIGN_RECORD) {
+		if ((err = chain_add(&s->c, hdr, payload, len)) != 0)
+			return err;
+	} else {
+		if ((err = sg_queue(s, hdr, payload, len)) != 0)
+			return err;
+		s->c.recs++;
+		s->c.bytes += CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);
+	}
 	int due = chain_due(&s->c, s->mode, le32_get(hdr + 8), s->interval,
 	    s->bytes);
 	if (due) {
+		if (s->mode == CF_SSIGN_CHAIN &&
+		    (err = sg_sync(s, s->c.h)) != 0)
+			return err;
 		chain_msg(&s->c, s->c.off, m);
 		if ((err = cf_signkey_sign(s->key, m, sizeof(m), b, &blen)) != 0)
 			return err;
