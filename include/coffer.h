@@ -399,22 +399,82 @@ int coffer_key_slot_list(coffer_pool_t *pool, const char *ds,
 /*
  * Write the replication stream of snapshot `snap` to fd: full, or
  * incremental from `from` ("@snap" or "fs@snap" of the same dataset;
- * NULL for a full stream).  An encrypted dataset's key must be loaded
- * (the stream carries plaintext).  progress (may be NULL) is called with
- * bytes sent so far.
+ * NULL for a full stream).  Without COFFER_SEND_RAW an encrypted
+ * dataset's key must be loaded and the stream carries plaintext; with
+ * it, blocks go as stored (ciphertext with their salt, IV and MAC, plus
+ * the wrapped keys) and no key is needed.  COFFER_SEND_COMPRESSED sends
+ * compressed blocks as stored (plaintext of an encrypted dataset is
+ * sent uncompressed).  progress (may be NULL) is called with bytes sent
+ * so far.
  */
+#define COFFER_SEND_RAW        0x1
+#define COFFER_SEND_COMPRESSED 0x2
 int coffer_send(coffer_pool_t *pool, const char *snap, const char *from,
     int flags, int fd, coffer_progress_fn progress, void *arg);
 
-#define COFFER_RECV_FORCE 0x1   /* roll the target back to the stream's base */
+/*
+ * The same with more choices (a, required):
+ *  - a->token: send -t, the rest of an interrupted stream; snap and from
+ *    are then ignored (NULL) and the token names the snapshot.
+ *  - a->dryrun: send -n: walk what would be sent without reading data or
+ *    writing to fd; a->bytes is then the stream's size (exact for the
+ *    records, an estimate as a whole).
+ *  - a->total: the total progress reports (e.g. a dry run's bytes); 0
+ *    for the snapshot's referenced bytes.
+ * a->bytes receives the bytes written.  progress gets stream bytes.
+ */
+typedef struct coffer_send_args {
+	const char *token;
+	int dryrun;
+	uint64_t total;
+	uint64_t bytes;         /* out */
+} coffer_send_args_t;
+int coffer_send_ext(coffer_pool_t *pool, const char *snap, const char *from,
+    int flags, coffer_send_args_t *a, int fd, coffer_progress_fn progress,
+    void *arg);
+
+/* What a resume token names (decoded without checking it: only the
+ * receiver that made it can). -EINVAL for a malformed token. */
+typedef struct coffer_resume_info {
+	char toname[256], fromname[256];        /* fromname "" for a full */
+	uint64_t toguid, fromguid;
+	uint64_t object, offset, bytes;         /* where it resumes */
+	uint64_t features;                      /* stream feature bits */
+} coffer_resume_info_t;
+int coffer_resume_token_info(const char *token, coffer_resume_info_t *out);
+
+#define COFFER_RECV_FORCE     0x1 /* roll the target back to the stream's base */
+#define COFFER_RECV_RESUMABLE 0x2 /* keep an interrupted receive (resume) */
+#define COFFER_RECV_DNAME     0x4 /* -d: target/<sent name without pool> */
+#define COFFER_RECV_ENAME     0x8 /* -e: target/<last element of sent name> */
 /*
  * Receive a stream from fd into dataset `target` (a new dataset for a
  * full stream; for an incremental, the dataset whose latest snapshot is
  * the stream's base).  Atomic: on any error the target is as it was.
  * COFFER_EBADSTREAM with the detail "record N (TYPE) at byte X: why".
+ *
+ * COFFER_RECV_RESUMABLE: when the stream ends early or cannot be read
+ * (or progress stops it), the partial receive is kept, and the target's
+ * property receive_resume_token gives the token for send -t; a damaged
+ * stream or any other failure still discards it.  A new receive into
+ * that target is refused (COFFER_EBUSY) until the stream is resumed or
+ * the partial receive discarded (coffer_receive_abort).  A resumed
+ * stream (send -t) continues it whatever the flags, after the receiver
+ * checked the stream's token (COFFER_EAUTH: not made here) and that the
+ * stream is the interrupted one with the same features.
+ *
+ * DNAME / ENAME: the dataset received into is target plus the sent
+ * dataset's name without its pool (-d) or its last element (-e);
+ * missing datasets in between are created.  coffer_receive_named
+ * returns that name in name (namelen bytes; may be NULL).
  */
 int coffer_receive(coffer_pool_t *pool, const char *target, int flags,
     int fd);
+int coffer_receive_named(coffer_pool_t *pool, const char *target, int flags,
+    int fd, char *name, size_t namelen);
+/* receive -A: discard target's interrupted receive and free its space.
+ * COFFER_ENODS when there is none; COFFER_EBUSY while it runs. */
+int coffer_receive_abort(coffer_pool_t *pool, const char *target);
 
 
 /* ---- signed streams (RFD 14) ------------------------------------------------ */
@@ -476,10 +536,12 @@ void coffer_signer_close(coffer_signer_t *s);   /* NULL is ignored */
 
 #define COFFER_SIGN_CHAIN  0    /* hash chain, signatures at checkpoints */
 #define COFFER_SIGN_RECORD 1    /* every record signed (RFD 14 as written) */
-/* coffer_send, signed with `signer` (NULL: unsigned) in `mode`. */
+/* coffer_send_ext, signed with `signer` (NULL: unsigned) in `mode`;
+ * the dry run (a->dryrun) counts the signing keys in BEGIN. */
 int coffer_send_signed(coffer_pool_t *pool, const char *snap,
-    const char *from, int flags, int fd, coffer_progress_fn progress,
-    void *arg, const coffer_signer_t *signer, int mode);
+    const char *from, int flags, coffer_send_args_t *a,
+    const coffer_signer_t *signer, int mode, int fd,
+    coffer_progress_fn progress, void *arg);
 
 /*
  * Receive flags for signed streams.  Without either, the target's
@@ -489,9 +551,9 @@ int coffer_send_signed(coffer_pool_t *pool, const char *snap,
  * that does not verify is an error (COFFER_EAUTH).  A signed stream whose
  * key is not in the keyring is refused unless COFFER_RECV_UNVERIFIED.
  */
-#define COFFER_RECV_SIGNED     0x2  /* -s: only streams signed by a
+#define COFFER_RECV_SIGNED     0x10 /* -s: only streams signed by a
 				       trusted key */
-#define COFFER_RECV_UNVERIFIED 0x4  /* -k: also unsigned streams and
+#define COFFER_RECV_UNVERIFIED 0x20 /* -k: also unsigned streams and
 				       unknown keys, unverified */
 typedef struct coffer_recv_info {
 	int is_signed;
@@ -501,10 +563,12 @@ typedef struct coffer_recv_info {
 	char mode[8];           /* "chain" or "record", when signed */
 	uint64_t checkpoints;   /* signatures verified */
 } coffer_recv_info_t;
-/* coffer_receive with a keyring (NULL: coffer_keyring_dir()); info (may
- * be NULL) says what was verified, also after a failure. */
+/* coffer_receive_named with a keyring (NULL: coffer_keyring_dir());
+ * info (may be NULL) says what was verified, also after a failure.
+ * coffer_receive and coffer_receive_named use the default keyring. */
 int coffer_receive_verify(coffer_pool_t *pool, const char *target,
-    int flags, int fd, const char *keyring, coffer_recv_info_t *info);
+    int flags, int fd, char *name, size_t namelen, const char *keyring,
+    coffer_recv_info_t *info);
 
 #ifdef __cplusplus
 }

@@ -66,8 +66,22 @@ c put "$T/later.txt" demo/home:/src/later.txt
 c snapshot demo/home@s2
 run sh -c "'$COFFER' send -i @s1 demo/home@s2 | '$COFFER' receive backup/home"
 c cat backup/home:/src/later.txt
-c list -r -t all -o name,used,refer,type backup
+echo
+echo "# a raw stream: the encrypted dataset travels as ciphertext, no key needed"
+c snapshot demo/secret@s1
 c unload-key demo/secret
+run sh -c "'$COFFER' send -w demo/secret@s1 > '$T/secret.raw'"
+if grep -q "demo marker Zq7x" "$T/secret.raw"; then
+	echo "plaintext found in the raw stream"; exit 1
+fi
+echo "(the raw stream holds no plaintext)"
+c receive backup/secret < "$T/secret.raw"
+c get -H -o property,value encryptionroot,keylocation,keystatus backup/secret
+c pool scrub backup
+c load-key -L file://$T/demo.key backup/secret
+c cat backup/secret:/secret.txt
+c list -r -t all -o name,used,refer,type backup
+c unload-key backup/secret
 c pool destroy backup
 c list -r -t all -o name,used,avail,refer,type demo
 c rollback -r demo/home@before

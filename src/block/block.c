@@ -57,12 +57,13 @@ size_t cf_bp_portable(const cf_blkptr_t *bp, uint8_t out[CF_BP_PORTABLE_SIZE])
 	memset(out, 0, CF_BP_PORTABLE_SIZE);
 	if (cf_bp_is_hole(bp))
 		return CF_BP_PORTABLE_SIZE;     /* a hole: all zero */
+	int rebuilt = bp->level > 0 || (bp->flags & CF_BPF_DNODE);
 	out[0] = bp->level;
 	out[1] = bp->type;
-	out[2] = bp->comp;
+	out[2] = rebuilt ? 0 : bp->comp;
 	out[3] = bp->flags;
 	le32_put(out + 4, bp->lsize);
-	le32_put(out + 8, bp->psize);
+	le32_put(out + 8, rebuilt ? 0 : bp->psize);
 	le32_put(out + 12, bp->keygen);
 	memcpy(out + 16, bp->mac, 16);
 	return CF_BP_PORTABLE_SIZE;
@@ -210,7 +211,16 @@ int cf_block_write(struct cf_spa *spa, const void *data, uint32_t lsize,
 		if (!dnbuf)
 			return -ENOMEM;
 		memcpy(dnbuf, data, lsize);
-		err = cf_blk_encrypt_dnode(wp->cs, bp, dnbuf, lsize);
+		if (wp->sealed) {
+			/* sealed by the sender: keep its seal as is */
+			memcpy(bp->salt, wp->sealed->salt, 8);
+			memcpy(bp->iv, wp->sealed->iv, 12);
+			memcpy(bp->mac, wp->sealed->mac, 16);
+			bp->keygen = wp->sealed->keygen;
+			bp->flags |= CF_BPF_ENCRYPTED | CF_BPF_DNODE;
+		} else {
+			err = cf_blk_encrypt_dnode(wp->cs, bp, dnbuf, lsize);
+		}
 		if (err) {
 			free(dnbuf);
 			return err;
@@ -386,6 +396,78 @@ int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
 	}
 	if (!direct)
 		free(raw);
+	return err;
+}
+
+int cf_block_read_raw(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
+{
+	if (cf_bp_is_hole(bp))
+		return -EINVAL;
+	int n = cf_bp_ncopies(bp);
+	uint32_t asize = bp->dva[0].asize;
+	if (asize < bp->psize)
+		return CF_CORRUPT();
+	int err = COFFER_ECORRUPT, good = -1;
+	int bad[CF_MAX_COPIES], nbad = 0;
+	for (int i = 0; i < n; i++) {
+		if (bp->dva[i].asize != asize) {
+			err = CF_CORRUPT();
+			break;
+		}
+		err = read_copy(spa, bp, i, buf);
+		if (err == 0) {
+			good = i;
+			break;
+		}
+		bad[nbad++] = i;
+	}
+	if (good < 0)
+		return err == COFFER_ECORRUPT ? CF_CORRUPT() : err;
+	for (int j = 0; j < nbad; j++)
+		heal(spa, bp, bad[j], buf);
+	return 0;
+}
+
+int cf_block_write_raw(struct cf_spa *spa, const void *data, uint32_t psize,
+    const cf_blkptr_t *tmpl, int cksum, int copies, uint64_t txg,
+    const cf_blkptr_t *inplace, cf_blkptr_t *bp)
+{
+	if (psize == 0 || psize > tmpl->lsize || copies < 1 ||
+	    copies > CF_MAX_COPIES)
+		return -EINVAL;
+	memset(bp, 0, sizeof(*bp));
+	bp->lsize = tmpl->lsize;
+	bp->psize = psize;
+	bp->type = tmpl->type;
+	bp->level = tmpl->level;
+	bp->comp = tmpl->comp;
+	bp->flags = tmpl->flags;
+	bp->keygen = tmpl->keygen;
+	memcpy(bp->salt, tmpl->salt, sizeof(bp->salt));
+	memcpy(bp->iv, tmpl->iv, sizeof(bp->iv));
+	memcpy(bp->mac, tmpl->mac, sizeof(bp->mac));
+	bp->birth = txg;
+	bp->fill = bp->level == 0 ? 1 : 0;
+	bp->cksum = (uint8_t)(cksum ? cksum : CF_CKSUM_FLETCHER4);
+	cf_block_checksum(bp->cksum, data, psize, bp->checksum);
+	uint32_t asize = CF_ROUNDUP(psize, CF_SECTOR);
+	uint8_t *sbuf = malloc(asize);
+	if (!sbuf)
+		return -ENOMEM;
+	memcpy(sbuf, data, psize);
+	memset(sbuf + psize, 0, asize - psize);
+	int err = 0;
+	if (fits_inplace(inplace, psize, copies, txg)) {
+		memcpy(bp->dva, inplace->dva, sizeof(bp->dva));
+	} else {
+		if (inplace && !cf_bp_is_hole(inplace) &&
+		    inplace->birth == txg)
+			cf_spa_free_now(spa, inplace);
+		err = cf_spa_alloc(spa, asize, copies, bp->dva);
+	}
+	for (int i = 0; i < copies && !err; i++)
+		err = cf_spa_write_dva(spa, &bp->dva[i], sbuf, asize);
+	free(sbuf);
 	return err;
 }
 

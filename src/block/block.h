@@ -99,7 +99,10 @@ void cf_bp_encode(const cf_blkptr_t *bp, uint8_t out[CF_BP_SIZE]);
  * stream moves the block to another pool (level, type, compression,
  * flags, lsize, psize, key generation, mac), not where it lives or when it
  * was born.  MACs over structure (dnode blocks, object set roots) cover
- * these only, so raw receive keeps them valid.  Returns the length.
+ * these only, so raw receive keeps them valid.  Blocks the receiver
+ * rebuilds (indirect blocks, dnode blocks) contain their own location
+ * fields, so their compression and psize differ from pool to pool: for
+ * those, both are left out (zero).  Returns the length.
  */
 #define CF_BP_PORTABLE_SIZE 32
 size_t cf_bp_portable(const cf_blkptr_t *bp, uint8_t out[CF_BP_PORTABLE_SIZE]);
@@ -164,6 +167,10 @@ typedef struct cf_wprops {
 	uint8_t copies;         /* 1..3 */
 	uint8_t crypt;          /* CF_CRYPT_* */
 	const cf_cryptset_t *cs;
+	/* CF_CRYPT_DNODE only: the block's bonus areas are already sealed
+	 * (raw receive); take salt, iv, mac and key generation from here
+	 * instead of sealing. */
+	const cf_blkptr_t *sealed;
 } cf_wprops_t;
 
 /* Checksum `len` bytes with `type` into out[32]. */
@@ -196,6 +203,20 @@ int cf_block_read(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
 #define CF_RD_STRUCT 0x1
 int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
     const cf_cryptset_t *cs, int flags) CF_MUST_CHECK;
+
+/*
+ * Raw blocks (send -w / -c and raw receive).  read_raw returns the psize
+ * stored bytes (buf holds at least the sector-rounded psize), verified
+ * by checksum and repaired from a good copy like any read, but neither
+ * decrypted nor decompressed.  write_raw stores psize bytes as given,
+ * with tmpl's lsize, type, level, comp, flags, salt, iv, mac and key
+ * generation; the checksum (type cksum) and the copies are this pool's.
+ */
+int cf_block_read_raw(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
+    CF_MUST_CHECK;
+int cf_block_write_raw(struct cf_spa *spa, const void *data, uint32_t psize,
+    const cf_blkptr_t *tmpl, int cksum, int copies, uint64_t txg,
+    const cf_blkptr_t *inplace, cf_blkptr_t *bp) CF_MUST_CHECK;
 
 /* The keyless MAC of an indirect block: a hash over its children's MACs. */
 void cf_block_ind_mac(const cf_blkptr_t *children, int n, uint8_t mac[16]);

@@ -196,6 +196,33 @@ int cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(struct cli_table *t, int scripted, FILE *f);
 void cli_table_free(struct cli_table *t);
 
+/*
+ * Progress of a long command (pool scrub, send): one printer for all.
+ *   CLI_PROG_TTY   a live line on stderr: percent, bytes, rate, time
+ *                  left; redrawn at most 4 times a second
+ *   CLI_PROG_TAB   -P: lines DONE<TAB>TOTAL<TAB>RATE<TAB>ETA on `out`
+ *                  (bytes, bytes, bytes/s, seconds), at most once a second
+ *   CLI_PROG_JSON  --json: {"done":N,"total":N,"rate":N,"eta":N} lines
+ * cli_progress_update with final set always prints; cli_progress_end
+ * finishes the live line.
+ */
+#define CLI_PROG_NONE 0
+#define CLI_PROG_TTY  1
+#define CLI_PROG_TAB  2
+#define CLI_PROG_JSON 3
+struct cli_progress {
+	int mode;
+	FILE *out;
+	const char *what;
+	uint64_t start_ns, last_ns;
+	int shown;
+};
+void cli_progress_init(struct cli_progress *p, int mode, FILE *out,
+    const char *what);
+void cli_progress_update(struct cli_progress *p, uint64_t done,
+    uint64_t total, int final);
+void cli_progress_end(struct cli_progress *p);
+
 /* Write all of buf to fd (retrying short writes). 0 or -errno. */
 int cli_write_all(int fd, const void *buf, size_t n);
 /* Read up to n bytes, retrying until n or EOF. bytes read or -errno. */

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- messages ---------------------------------------------------------- */
@@ -869,4 +870,76 @@ long cli_read_full(int fd, void *buf, size_t n)
 		got += (size_t)r;
 	}
 	return (long)got;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+static uint64_t prog_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cli_progress_init(struct cli_progress *p, int mode, FILE *out,
+    const char *what)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	p->out = out;
+	p->what = what;
+	p->start_ns = prog_now_ns();
+}
+
+void cli_progress_update(struct cli_progress *p, uint64_t done,
+    uint64_t total, int final)
+{
+	uint64_t now = prog_now_ns();
+	if (p->mode == CLI_PROG_NONE)
+		return;
+	/* at most 4 redraws a second on a terminal, one line a second for
+	 * machines, and always the last */
+	if (!final && p->shown && now - p->last_ns <
+	    (p->mode == CLI_PROG_TTY ? 250000000u : 1000000000u))
+		return;
+	p->last_ns = now;
+	p->shown = 1;
+	uint64_t ns = now - p->start_ns;
+	uint64_t rate = ns >= 1000000u ?
+	    (uint64_t)((double)done * 1e9 / (double)ns) : 0;
+	int eta_known = rate > 0 && total >= done;
+	uint64_t eta = eta_known ? (total - done + rate - 1) / rate : 0;
+	if (p->mode == CLI_PROG_TTY) {
+		char d[32], t[32], r[32], e[32] = "--:--:--";
+		cli_nicenum(done, d, sizeof(d));
+		cli_nicenum(total, t, sizeof(t));
+		cli_nicenum(rate, r, sizeof(r));
+		if (eta_known)
+			snprintf(e, sizeof(e), "%02llu:%02llu:%02llu",
+			    (unsigned long long)(eta / 3600),
+			    (unsigned long long)(eta % 3600 / 60),
+			    (unsigned long long)(eta % 60));
+		fprintf(stderr, "\r%s: %5.1f%% (%s of %s) %s/s, %s left   ",
+		    p->what, total ? 100.0 * (double)(done < total ? done :
+		    total) / (double)total : 0.0, d, t, r, e);
+		fflush(stderr);
+		return;
+	}
+	if (p->mode == CLI_PROG_TAB)
+		fprintf(p->out, "%llu\t%llu\t%llu\t%llu\n",
+		    (unsigned long long)done, (unsigned long long)total,
+		    (unsigned long long)rate, (unsigned long long)eta);
+	else
+		fprintf(p->out, "{\"done\":%llu,\"total\":%llu,\"rate\":%llu,"
+		    "\"eta\":%llu}\n", (unsigned long long)done,
+		    (unsigned long long)total, (unsigned long long)rate,
+		    (unsigned long long)eta);
+	fflush(p->out);
+}
+
+void cli_progress_end(struct cli_progress *p)
+{
+	if (p->mode == CLI_PROG_TTY && p->shown)
+		fputc('\n', stderr);
+	p->shown = 0;
 }

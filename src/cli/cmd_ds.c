@@ -690,6 +690,31 @@ static int get_cb(coffer_pool_t *pool, const char *name, int type, void *arg)
 	return 0;
 }
 
+/*
+ * `get receive_resume_token DATASET` for an interrupted full receive:
+ * DATASET does not exist yet, but its token does.  Returns 1 when it
+ * handled `name`.
+ */
+static int resume_token_of_new(struct get_ctx *g, const char *name,
+    int recursive)
+{
+	coffer_pool_t *pool;
+	coffer_propval_t pv;
+	if (recursive || g->all || g->props.n != 1 ||
+	    strcmp(g->props.v[0], "receive_resume_token") != 0 ||
+	    strpbrk(name, "@:") || !strchr(name, '/'))
+		return 0;
+	char pn[CLI_NAME_MAX];
+	if (cli_pool_of(name, pn, sizeof(pn)) != 0 ||
+	    cli_pool(name, COFFER_OPEN_RDONLY, &pool) < 0)
+		return 0;
+	if (cli_ds_type(pool, name) != COFFER_ENODS ||
+	    coffer_prop_get(pool, name, "receive_resume_token", &pv) < 0)
+		return 0;
+	get_cb(pool, name, COFFER_TYPE_FILESYSTEM, g);
+	return 1;
+}
+
 int cmd_prop_get(int argc, char **argv)
 {
 	static const char *const fnames[] = { "name", "property", "value",
@@ -754,6 +779,8 @@ int cmd_prop_get(int argc, char **argv)
 		rc = cli_walk(NULL, 1, types, COFFER_OPEN_RDONLY, get_cb, &g);
 	} else {
 		for (int i = 0; i < argc; i++) {
+			if (resume_token_of_new(&g, argv[i], recursive))
+				continue;
 			if (cli_walk(argv[i], recursive, types,
 			    COFFER_OPEN_RDONLY, get_cb, &g) != CLI_OK)
 				rc = CLI_FAIL;

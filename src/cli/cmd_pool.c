@@ -648,49 +648,11 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-struct scrub_progress {
-	int mode;               /* 0 none, 1 terminal, 2 -P, 3 --json */
-	uint64_t last_ns;
-	int shown;
-};
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int scrub_cb(uint64_t done, uint64_t total, void *arg)
 {
-	struct scrub_progress *p = arg;
-	uint64_t now = mono_ns();
-	int final = total && done >= total;
-
 	if (interrupted)
 		return 1;
-	if (p->mode == 0)
-		return 0;
-	/* at most ~5 updates a second on a terminal, 1 for machines */
-	if (!final && p->shown &&
-	    now - p->last_ns < (p->mode == 1 ? 200000000u : 1000000000u))
-		return 0;
-	p->last_ns = now;
-	p->shown = 1;
-	if (p->mode == 1) {
-		char d[32], t[32];
-		cli_nicenum(done, d, sizeof(d));
-		cli_nicenum(total, t, sizeof(t));
-		fprintf(stderr, "\rscrub: %5.1f%% (%s of %s)   ",
-		    total ? 100.0 * (double)done / (double)total : 0.0, d, t);
-	} else if (p->mode == 2) {
-		printf("%llu\t%llu\n", (unsigned long long)done,
-		    (unsigned long long)total);
-	} else {
-		printf("{\"done\":%llu,\"total\":%llu}\n",
-		    (unsigned long long)done, (unsigned long long)total);
-	}
-	fflush(p->mode == 1 ? stderr : stdout);
+	cli_progress_update(arg, done, total, total && done >= total);
 	return 0;
 }
 
@@ -700,7 +662,8 @@ int cmd_pool_scrub(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct scrub_progress prog = { 0 };
+	struct cli_progress prog;
+	int mode = CLI_PROG_NONE;
 	struct sigaction sa, old;
 	coffer_pool_t *pool;
 	coffer_pool_info_t in;
@@ -709,8 +672,8 @@ int cmd_pool_scrub(int argc, char **argv)
 	cli_optreset();
 	while ((c = cli_getopt(argc, argv, "P", lo)) != -1) {
 		switch (c) {
-		case 'P': prog.mode = 2; break;
-		case 'j': prog.mode = 3; break;
+		case 'P': mode = CLI_PROG_TAB; break;
+		case 'j': mode = CLI_PROG_JSON; break;
 		default: return CLI_USAGE;
 		}
 	}
@@ -720,8 +683,9 @@ int cmd_pool_scrub(int argc, char **argv)
 		return cli_usage("missing pool name");
 	if (argc > 1)
 		return cli_usage("too many arguments");
-	if (prog.mode == 0 && isatty(STDERR_FILENO))
-		prog.mode = 1;
+	if (mode == CLI_PROG_NONE && isatty(STDERR_FILENO))
+		mode = CLI_PROG_TTY;
+	cli_progress_init(&prog, mode, stdout, "scrub");
 
 	if (cli_pool(argv[0], 0, &pool) < 0)
 		return CLI_FAIL;
@@ -732,8 +696,7 @@ int cmd_pool_scrub(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old);
 	rc = coffer_pool_scrub(pool, scrub_cb, &prog);
 	sigaction(SIGINT, &old, NULL);
-	if (prog.mode == 1 && prog.shown)
-		fputc('\n', stderr);
+	cli_progress_end(&prog);
 	if (rc == COFFER_EINTR || (rc < 0 && interrupted)) {
 		cli_msg("scrub of '%s' stopped", argv[0]);
 		return cli_finish(CLI_FAIL);
@@ -747,7 +710,7 @@ int cmd_pool_scrub(int argc, char **argv)
 		cli_err(rc, "cannot read '%s'", argv[0]);
 		return cli_finish(CLI_FAIL);
 	}
-	if (prog.mode != 2 && prog.mode != 3) {
+	if (mode != CLI_PROG_TAB && mode != CLI_PROG_JSON) {
 		char ex[32], dur[64];
 		cli_nicenum(in.scrub_examined, ex, sizeof(ex));
 		fmt_duration(in.scrub_end >= in.scrub_start ?

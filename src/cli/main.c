@@ -107,11 +107,22 @@ static const struct cli_cmd commands[] = {
 	  "roll a dataset back to its most recent snapshot",
 	  "-r            destroy newer snapshots to roll back further" },
 	{ NULL, "send", cmd_send,
-	  "send [-i SNAPSHOT] [-s KEY|default|none] [--sign-mode chain|record] "
-	  "[--key-location LOCATION] DATASET@NAME",
+	  "send [-wcnv] [-P | --json] [-i SNAPSHOT] [-s KEY|default|none] "
+	  "[--sign-mode chain|record] [--key-location LOCATION] DATASET@NAME\n"
+	  "send [-nv] [-P | --json] [-s KEY|default|none] "
+	  "[--sign-mode chain|record] [--key-location LOCATION] -t TOKEN",
 	  "write a snapshot's replication stream to standard output",
 	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
 	  "              DATASET@NAME) of the same dataset\n"
+	  "-w            raw: blocks exactly as stored (an encrypted dataset\n"
+	  "              stays encrypted, with its wrapped keys); no key needed\n"
+	  "-c            compressed blocks stay compressed in the stream\n"
+	  "-t TOKEN      the rest of an interrupted stream (the target's\n"
+	  "              receive_resume_token), sent as it was (raw or not)\n"
+	  "-n            dry run: print the estimated size, send nothing\n"
+	  "-v            print the estimated size, and the total at the end\n"
+	  "-P            progress on standard error: DONE TOTAL RATE ETA\n"
+	  "--json        progress as JSON lines on standard error\n"
 	  "-s KEY        sign with key pair KEY of the keyring (a name, a\n"
 	  "              fingerprint, or default: the first key pair);\n"
 	  "              none: do not sign (the default)\n"
@@ -121,13 +132,19 @@ static const struct cli_cmd commands[] = {
 	  "              where the key's passphrase is read (prompt or\n"
 	  "              file:///PATH; default prompt)" },
 	{ NULL, "receive", cmd_receive,
-	  "receive [-F] [-s] [-k] DATASET",
+	  "receive [-Fu] [-s] [-k] [-d | -e] [--resumable] DATASET\n"
+	  "receive -A DATASET",
 	  "apply a replication stream from standard input, atomically",
 	  "-F            roll DATASET back to the stream's base snapshot first\n"
 	  "-s            accept only a stream signed by a trusted key\n"
 	  "-k            also accept unsigned streams and streams signed by\n"
-	  "              keys not in the keyring, unverified (a warning)\n"
-	  "              without -s or -k, receive_policy decides (any|signed)" },
+	  "              keys not in the keyring, unverified (a warning);\n"
+	  "              without -s or -k, receive_policy decides (any|signed)\n"
+	  "-d            receive into DATASET/<sent name without its pool>\n"
+	  "-e            receive into DATASET/<last element of the sent name>\n"
+	  "-u            do not mount (no effect: coffer has no mounts yet)\n"
+	  "--resumable   keep an interrupted receive for 'send -t'\n"
+	  "-A            discard DATASET's interrupted receive" },
 
 	/* files */
 	{ NULL, "put", cmd_put,

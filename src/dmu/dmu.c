@@ -210,6 +210,10 @@ typedef struct dr {
 	cf_blkptr_t newbp;
 	cf_blkptr_t oldbp;
 	int werr;
+	int raw;                        /* data is a stored block (tmpl) */
+	int has_seal;                   /* dnode block: the sender's seal */
+	cf_blkptr_t tmpl;               /* raw: the block's fields; else the
+					   seal of a raw dnode block */
 } dr_t;
 
 typedef struct frange {
@@ -226,6 +230,7 @@ typedef struct dnrec {
 	uint16_t bonuslen;
 	uint8_t bonus[CF_BONUS_MAX];
 	uint64_t maxblkid;
+	uint8_t nlevels;                /* raw receive: levels to grow to */
 	int freeall;
 	frange_t *frees;
 	uint64_t dirtybytes;            /* data dirtied in this txg (estimate) */
@@ -276,6 +281,7 @@ struct cf_objset {
 	uint64_t stamp;
 	const cf_cryptset_t *cs;        /* keys, when loaded */
 	int encrypted;                  /* an encrypted set (key or not) */
+	int raw;                        /* raw receive: keyless, sealed */
 	uint64_t mac_txg;
 	uint8_t mac[32];                /* the root's MAC */
 };
@@ -838,7 +844,8 @@ static int obj_read_block_locked(cf_objset_t *os, uint64_t obj,
 	}
 	if (unlock_io)
 		pthread_mutex_unlock(&os->lock);
-	err = cf_block_read_cs(os->spa, &bp, tmp, os->cs, 0);
+	err = cf_block_read_cs(os->spa, &bp, tmp, os->cs,
+	    obj == 0 && os->raw ? CF_RD_STRUCT : 0);
 	/* in an encrypted set, a block that cannot be verified is an
 	 * authentication failure: nothing unauthenticated is returned */
 	if (err == COFFER_ECORRUPT && os->encrypted)
@@ -996,6 +1003,8 @@ int cf_obj_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, uint64_t off,
 	int err = check_writable(os);
 	if (err)
 		return err;
+	if (os->raw)
+		return -EINVAL;         /* only stored blocks: cf_obj_write_raw */
 	if (cf_add_overflows(off, len, &end))
 		return -EFBIG;
 	pthread_mutex_lock(&os->lock);
@@ -1118,6 +1127,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		r->bonuslen = 0;
 		memset(r->bonus, 0, sizeof(r->bonus));
 		r->maxblkid = 0;
+		r->nlevels = 0;
 		r->freeall = 1;
 		r->dirtybytes = 0;
 		frange_free_list(r->frees);
@@ -1157,6 +1167,7 @@ int cf_obj_claim(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, int type,
 		r->bonuslen = 0;
 		memset(r->bonus, 0, sizeof(r->bonus));
 		r->maxblkid = 0;
+		r->nlevels = 0;
 		r->freeall = 1;
 		r->dirtybytes = 0;
 		frange_free_list(r->frees);
@@ -1186,6 +1197,7 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 		r->type = CF_OT_NONE;
 		r->bonuslen = 0;
 		r->maxblkid = 0;
+		r->nlevels = 0;
 		r->freeall = 1;
 		frange_free_list(r->frees);
 		r->frees = NULL;
@@ -1312,6 +1324,167 @@ int cf_bonus_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 			memcpy(r->bonus, buf, len);
 		r->bonuslen = (uint16_t)len;
 		tx_dirty(tx, 0);
+	}
+	pthread_mutex_unlock(&os->lock);
+	return tx_check(os, tx, err);
+}
+
+/* ---- raw receive ---------------------------------------------------------------- */
+
+static int grow_levels(cf_objset_t *os, dnode_t *dn, uint64_t blkid);
+
+void cf_os_set_raw(cf_objset_t *os)
+{
+	pthread_mutex_lock(&os->lock);
+	os->raw = 1;
+	os->encrypted = 1;
+	pthread_mutex_unlock(&os->lock);
+}
+
+int cf_os_raw_root(cf_objset_t *os, cf_tx_t *tx, const uint8_t mac[32],
+    uint64_t mac_txg, int meta_nlevels, uint64_t meta_maxblkid)
+{
+	if (!os->raw || meta_nlevels < 1 || meta_nlevels > CF_MAX_LEVELS ||
+	    meta_maxblkid >= capacity(meta_nlevels))
+		return -EINVAL;
+	pthread_mutex_lock(&os->lock);
+	dnrec_t *r0;
+	int err = rec_get(os, tx->txg, 0, &r0);     /* dirties the set */
+	if (!err && meta_nlevels > os->meta.phys.nlevels)
+		err = grow_levels(os, &os->meta, capacity(meta_nlevels - 1));
+	if (!err) {
+		if (meta_maxblkid > os->meta.phys.maxblkid)
+			os->meta.phys.maxblkid = meta_maxblkid;
+		if (meta_maxblkid > r0->maxblkid)
+			r0->maxblkid = meta_maxblkid;
+		memcpy(os->mac, mac, 32);
+		os->mac_txg = mac_txg;
+		tx_dirty(tx, 0);
+	}
+	pthread_mutex_unlock(&os->lock);
+	return tx_check(os, tx, err);
+}
+
+/* The attributes a raw dnode carries beyond cf_obj_claim's. */
+static int raw_attrs(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
+    const cf_dnode_phys_t *dn)
+{
+	pthread_mutex_lock(&os->lock);
+	dnrec_t *r;
+	int err = rec_get(os, tx->txg, obj, &r);
+	if (!err && r->type == CF_OT_NONE)
+		err = -ENOENT;
+	if (!err) {
+		memset(r->bonus, 0, sizeof(r->bonus));
+		memcpy(r->bonus, dn->bonus, dn->bonuslen);
+		r->bonuslen = dn->bonuslen;
+		r->nlevels = dn->nlevels;
+		r->maxblkid = dn->maxblkid;
+		tx_dirty(tx, 0);
+	}
+	pthread_mutex_unlock(&os->lock);
+	return err;
+}
+
+int cf_os_raw_dnblock(cf_objset_t *os, cf_tx_t *tx, uint64_t blkid,
+    const uint8_t *image, const cf_blkptr_t *seal)
+{
+	if (!os->raw)
+		return -EINVAL;
+	int err = check_writable(os);
+	for (int i = 0; i < CF_DNODES_PER_BLK && !err; i++) {
+		uint64_t obj = blkid * CF_DNODES_PER_BLK + (uint64_t)i;
+		cf_dnode_phys_t dn;
+		err = cf_dnode_decode(image + i * CF_DNODE_SIZE, &dn);
+		if (err)
+			return -EINVAL;
+		if (obj == 0) {
+			if (dn.type != CF_OT_NONE)
+				return -EINVAL;
+			continue;
+		}
+		cf_objinfo_t info;
+		int have = cf_obj_info(os, obj, &info);
+		if (have != 0 && have != -ENOENT)
+			return have;
+		if (dn.type == CF_OT_NONE) {
+			if (have == 0)
+				err = cf_obj_free(os, tx, obj);
+			continue;
+		}
+		if (dn.type <= CF_OT_META_DNODE || dn.type >= CF_OT_MAX ||
+		    dn.maxblkid >= capacity(dn.nlevels))
+			return -EINVAL;
+		if (have == 0 && (info.type != dn.type ||
+		    info.blksz != dn.blksz)) {
+			err = cf_obj_free(os, tx, obj);
+			have = -ENOENT;
+		}
+		if (!err && have == -ENOENT)
+			err = cf_obj_claim(os, tx, obj, dn.type, dn.blksz);
+		if (!err)
+			err = raw_attrs(os, tx, obj, &dn);
+	}
+	if (err)
+		return err;
+	pthread_mutex_lock(&os->lock);
+	dnrec_t *r0;
+	dr_t *d;
+	err = rec_get(os, tx->txg, 0, &r0);
+	if (!err)
+		err = dr_get(os, tx, r0, blkid, 0, &d);
+	if (!err) {
+		d->has_seal = 1;
+		d->tmpl = *seal;
+	}
+	pthread_mutex_unlock(&os->lock);
+	return tx_check(os, tx, err);
+}
+
+int cf_obj_write_raw(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
+    uint64_t blkid, const cf_blkptr_t *tmpl, const void *data,
+    uint32_t psize)
+{
+	int err = check_writable(os);
+	if (err)
+		return err;
+	if (psize == 0 || psize > tmpl->lsize || tmpl->level != 0)
+		return -EINVAL;
+	pthread_mutex_lock(&os->lock);
+	dnrec_t *r;
+	err = rec_get(os, tx->txg, obj, &r);
+	if (!err && r->type == CF_OT_NONE)
+		err = -ENOENT;
+	if (!err && (tmpl->lsize != r->blksz ||
+	    blkid >= capacity(CF_MAX_LEVELS)))
+		err = -EINVAL;
+	txgstate_t *ts = err ? NULL : ts_get(os, tx->txg, 1);
+	if (!err && !ts)
+		err = -EIO;
+	dr_t *d = err ? NULL : dr_find(ts, obj, blkid);
+	if (!err && d) {
+		uint8_t *nd = realloc(d->data, psize);
+		if (!nd) {
+			err = -ENOMEM;
+		} else {
+			ts->bytes -= CF_MIN(ts->bytes, d->size);
+			ts->bytes += psize;
+			d->data = nd;
+			d->size = psize;
+		}
+	} else if (!err) {
+		d = dr_insert(ts, obj, blkid, psize);
+		if (!d)
+			err = -ENOMEM;
+	}
+	if (!err) {
+		memcpy(d->data, data, psize);
+		d->raw = 1;
+		d->tmpl = *tmpl;
+		tx_dirty(tx, psize);
+		r->dirtybytes += psize;
+		if (blkid > r->maxblkid)
+			r->maxblkid = blkid;
 	}
 	pthread_mutex_unlock(&os->lock);
 	return tx_check(os, tx, err);
@@ -1770,8 +1943,22 @@ static int write_ibufs(cf_objset_t *os, dnode_t *dn, uint64_t txg, int pass)
 				cf_wprops_t wp;
 				wprops(os, dn->phys.type, l, pass, &wp);
 				cf_blkptr_t nbp;
-				err = cf_block_write(os->spa, raw, CF_IND_BLKSZ,
-				    &wp, txg, slot, &nbp);
+				if (fill == 0) {
+					/* nothing beneath but holes: a hole
+					 * (born now, for incremental send),
+					 * so that an indirect block exists
+					 * exactly where data does, on every
+					 * pool a raw stream reaches */
+					if (!cf_bp_is_hole(slot) &&
+					    slot->birth == txg)
+						cf_spa_free_now(os->spa, slot);
+					memset(&nbp, 0, sizeof(nbp));
+					nbp.birth = txg;
+					nbp.lsize = CF_IND_BLKSZ;
+				} else {
+					err = cf_block_write(os->spa, raw,
+					    CF_IND_BLKSZ, &wp, txg, slot, &nbp);
+				}
 				if (err)
 					break;
 				nbp.fill = fill;
@@ -1828,6 +2015,18 @@ static void *write_worker(void *arg)
 		dr_t *d = j->v[i];
 		cf_wprops_t wp;
 		wprops(j->os, j->types[i], 0, j->pass, &wp);
+		if (d->raw) {
+			d->werr = cf_block_write_raw(j->os->spa, d->data,
+			    d->size, &d->tmpl, wp.cksum, wp.copies, j->txg,
+			    &d->oldbp, &d->newbp);
+			continue;
+		}
+		if (j->os->raw && wp.crypt == CF_CRYPT_DNODE) {
+			/* the sender's seal, or the one stored before */
+			static const cf_blkptr_t noseal;
+			wp.sealed = d->has_seal ? &d->tmpl :
+			    !cf_bp_is_hole(&d->oldbp) ? &d->oldbp : &noseal;
+		}
 		d->werr = cf_block_write(j->os->spa, d->data, d->size, &wp,
 		    j->txg, &d->oldbp, &d->newbp);
 	}
@@ -1968,6 +2167,12 @@ static int sync_object(cf_objset_t *os, txgstate_t *ts, dnrec_t *r,
 		dn->phys.nlevels = 1;
 		return 0;
 	}
+	if (r->nlevels > dn->phys.nlevels) {
+		/* raw receive: the sender's tree height (the MACs cover it) */
+		err = grow_levels(os, dn, capacity(r->nlevels - 1));
+		if (err)
+			return err;
+	}
 	(void)ts;
 	(void)pass;
 	return 0;
@@ -2098,8 +2303,14 @@ int cf_os_sync(cf_objset_t *os, uint64_t txg, int pass, cf_blkptr_t *root)
 		uint8_t *raw = calloc(1, CF_OBJSET_PHYS_SIZE);
 		if (!raw) {
 			err = -ENOMEM;
-		} else if (os->encrypted && !os->cs) {
+		} else if (os->encrypted && !os->cs && !os->raw) {
 			err = COFFER_ENOKEY;
+		} else if (os->raw) {
+			/* the sender's MAC: valid once the stream is whole */
+			p.flags |= CF_OSF_MAC;
+			p.mac_txg = os->mac_txg;
+			memcpy(p.mac, os->mac, 32);
+			cf_osphys_encode(&p, raw);
 		} else {
 			cf_osphys_encode(&p, raw);
 			if (os->encrypted) {
@@ -2264,8 +2475,12 @@ int cf_os_traverse_root(cf_spa_t *spa, const cf_blkptr_t *root,
 typedef struct swalk {
 	cf_objset_t *os;
 	uint64_t min_txg;
+	int flags;
 	const cf_send_ops_t *ops;
 	void *arg;
+	uint64_t start_obj;     /* resume: skip objects below */
+	uint64_t start_off;     /* and start_obj's bytes below */
+	uint32_t blksz;         /* of the object being walked */
 } swalk_t;
 
 static int sw_read(swalk_t *w, const cf_blkptr_t *bp, uint8_t **out)
@@ -2273,7 +2488,8 @@ static int sw_read(swalk_t *w, const cf_blkptr_t *bp, uint8_t **out)
 	uint8_t *buf = malloc(bp->lsize);
 	if (!buf)
 		return -ENOMEM;
-	int err = cf_block_read_cs(w->os->spa, bp, buf, w->os->cs, 0);
+	int err = cf_block_read_cs(w->os->spa, bp, buf, w->os->cs,
+	    (w->flags & CF_SW_RAW) ? CF_RD_STRUCT : 0);
 	if (err == COFFER_ECORRUPT && w->os->encrypted)
 		err = COFFER_EAUTH;
 	if (err) {
@@ -2290,6 +2506,13 @@ static int sw_tree(swalk_t *w, uint64_t obj, const cf_blkptr_t *bp,
 {
 	if (bp->birth <= w->min_txg)
 		return 0;
+	if (obj == w->start_obj && w->start_off) {
+		/* resume: subtrees wholly below start_off are not read */
+		uint64_t n = pow_ind(level);
+		if (idx < UINT64_MAX / n / w->blksz &&
+		    (idx + 1) * n * w->blksz <= w->start_off)
+			return 0;
+	}
 	if (cf_bp_is_hole(bp) || level == 0)
 		return w->ops->block(w->arg, obj, idx, level, bp);
 	if (depth > CF_MAX_LEVELS || bp->level != level ||
@@ -2323,13 +2546,19 @@ static int sw_tree(swalk_t *w, uint64_t obj, const cf_blkptr_t *bp,
 static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
     uint64_t idx, int depth)
 {
+	uint64_t nobj = pow_ind(level) * CF_DNODES_PER_BLK;
+	if (w->start_obj && idx < UINT64_MAX / nobj &&
+	    (idx + 1) * nobj <= w->start_obj)
+		return 0;               /* resume: all below the start */
 	if (cf_bp_is_hole(bp)) {
 		/* a range of dnodes all freed after min_txg */
 		if (bp->birth <= w->min_txg)
 			return 0;
-		uint64_t n = pow_ind(level) * CF_DNODES_PER_BLK;
-		uint64_t first = idx * n;
-		return w->ops->freeobjects(w->arg, first, n);
+		uint64_t first = idx * nobj;
+		if (first < w->start_obj)
+			return w->ops->freeobjects(w->arg, w->start_obj,
+			    first + nobj - w->start_obj);
+		return w->ops->freeobjects(w->arg, first, nobj);
 	}
 	if (bp->birth <= w->min_txg)
 		return 0;
@@ -2364,13 +2593,16 @@ static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
 		free(raw);
 		return CF_CORRUPT();
 	}
+	if ((w->flags & CF_SW_RAW) && w->ops->range)
+		err = w->ops->range(w->arg, idx * CF_DNODES_PER_BLK, bp);
 	for (int i = 0; i < CF_DNODES_PER_BLK && !err; i++) {
 		uint64_t obj = idx * CF_DNODES_PER_BLK + (uint64_t)i;
 		cf_dnode_phys_t dn;
 		err = cf_dnode_decode(raw + i * CF_DNODE_SIZE, &dn);
-		if (err || obj == 0)
+		if (err || obj == 0 || obj < w->start_obj)
 			continue;
 		err = w->ops->object(w->arg, obj, &dn);
+		w->blksz = dn.blksz ? dn.blksz : 1;
 		if (!err && dn.type != CF_OT_NONE)
 			err = sw_tree(w, obj, &dn.root, dn.nlevels - 1, 0, 0);
 	}
@@ -2378,14 +2610,28 @@ static int sw_meta(swalk_t *w, const cf_blkptr_t *bp, int level,
 	return err;
 }
 
-int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg,
+int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg, int flags,
     const cf_send_ops_t *ops, void *arg)
 {
-	swalk_t w = { os, min_txg, ops, arg };
+	return cf_os_send_walk_from(os, min_txg, flags, 0, 0, ops, arg);
+}
+
+int cf_os_send_walk_from(cf_objset_t *os, uint64_t min_txg, int flags,
+    uint64_t start_obj, uint64_t start_off, const cf_send_ops_t *ops,
+    void *arg)
+{
+	swalk_t w = { os, min_txg, flags, ops, arg, start_obj, start_off, 1 };
 	pthread_mutex_lock(&os->lock);
 	cf_dnode_phys_t meta = os->meta.phys;
 	pthread_mutex_unlock(&os->lock);
 	if (meta.type == CF_OT_NONE)
 		return 0;
 	return sw_meta(&w, &meta.root, meta.nlevels - 1, 0, 0);
+}
+
+void cf_os_meta(cf_objset_t *os, cf_dnode_phys_t *meta)
+{
+	pthread_mutex_lock(&os->lock);
+	*meta = os->meta.phys;
+	pthread_mutex_unlock(&os->lock);
 }

@@ -129,13 +129,52 @@ int cf_os_traverse_root(cf_spa_t *spa, const cf_blkptr_t *root,
  * Everything is read and verified (decrypted) as a normal read is.
  */
 typedef struct cf_send_ops {
+	/* CF_SW_RAW: a dnode block, before its objects (first: its first
+	 * object id) */
+	int (*range)(void *arg, uint64_t first, const cf_blkptr_t *bp);
 	int (*object)(void *arg, uint64_t obj, const cf_dnode_phys_t *dn);
 	int (*block)(void *arg, uint64_t obj, uint64_t blkid, int level,
 	    const cf_blkptr_t *bp);
 	int (*freeobjects)(void *arg, uint64_t first, uint64_t count);
 } cf_send_ops_t;
-int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg,
+#define CF_SW_RAW 0x1   /* no keys needed: dnode bonuses stay sealed */
+int cf_os_send_walk(cf_objset_t *os, uint64_t min_txg, int flags,
     const cf_send_ops_t *ops, void *arg) CF_MUST_CHECK;
+/*
+ * The same walk from a resume point: objects below start_obj, and blocks
+ * of start_obj wholly below byte start_off, are skipped without reading
+ * them (their dnode blocks and indirect blocks included, where whole
+ * subtrees lie below the point).  A dnode range freed whole that spans
+ * the point is reported from start_obj on.
+ */
+int cf_os_send_walk_from(cf_objset_t *os, uint64_t min_txg, int flags,
+    uint64_t start_obj, uint64_t start_off, const cf_send_ops_t *ops,
+    void *arg) CF_MUST_CHECK;
+
+/*
+ * Raw receive (send -w): an encrypted object set written without its
+ * keys, from blocks sealed by the sender.  After cf_os_set_raw the set
+ * takes only stored blocks (cf_obj_write_raw; cf_obj_write is -EINVAL),
+ * dnode blocks as the sender sealed them (cf_os_raw_dnblock: the 32
+ * dnodes of a block image with sealed bonuses, and the block pointer
+ * whose salt, iv, mac and key generation seal it) and the root's MAC
+ * (cf_os_raw_root, with the meta-dnode's height and highest block, which
+ * the MAC covers).  Every MAC the sender made stays valid because each
+ * covers portable fields only (block.h); they verify once the whole
+ * stream is in.  Dnode blocks later rewritten (new block pointers of
+ * their objects) keep the seal their stored copy has.
+ */
+void cf_os_set_raw(cf_objset_t *os);
+int cf_os_raw_root(cf_objset_t *os, cf_tx_t *tx, const uint8_t mac[32],
+    uint64_t mac_txg, int meta_nlevels, uint64_t meta_maxblkid)
+    CF_MUST_CHECK;
+int cf_os_raw_dnblock(cf_objset_t *os, cf_tx_t *tx, uint64_t blkid,
+    const uint8_t *image, const cf_blkptr_t *seal) CF_MUST_CHECK;
+int cf_obj_write_raw(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
+    uint64_t blkid, const cf_blkptr_t *tmpl, const void *data,
+    uint32_t psize) CF_MUST_CHECK;
+/* The meta-dnode (height, highest block) of an open set. */
+void cf_os_meta(cf_objset_t *os, cf_dnode_phys_t *meta);
 
 /* Encode/decode an objset root block (CF_OBJSET_PHYS_SIZE bytes). */
 #define CF_OSF_MAC 0x1          /* the root carries a MAC (encrypted set) */

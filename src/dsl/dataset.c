@@ -525,6 +525,11 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		}
 		fill_num(d, dir.volsize, out);
 		break;
+	case CF_PROP_RECEIVE_RESUME_TOKEN:
+		/* the library fills in a token (send/resume.c) */
+		cf_strlcpy(out->value, "-", sizeof(out->value));
+		cf_strlcpy(out->raw, "-", sizeof(out->raw));
+		break;
 	default: {
 		if (!cf_prop_applies(d, dstype)) {
 			err = COFFER_EBADPROP;
@@ -790,8 +795,23 @@ int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent,
  * root's key (COFFER_ENOKEY) and must match its ledger entry, unless it
  * is being created (cs given: the ledger learns it at this txg's sync).
  */
+static int head_open_impl(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, cf_cryptset_t *cs, int raw, dsl_dataset_t **out);
+
 int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
     const char *name, cf_cryptset_t *cs, dsl_dataset_t **out)
+{
+	return head_open_impl(dp, dirobj, dsobj, name, cs, 0, out);
+}
+
+int head_open_raw(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, dsl_dataset_t **out)
+{
+	return head_open_impl(dp, dirobj, dsobj, name, NULL, 1, out);
+}
+
+static int head_open_impl(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, cf_cryptset_t *cs, int raw, dsl_dataset_t **out)
 {
 	dsl_dataset_t *d = ds_new(dp, name);
 	if (!d) {
@@ -816,7 +836,7 @@ int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
 		}
 	}
 	int check = 0;
-	if (!err && d->dir.keyrec && !cs) {
+	if (!err && d->dir.keyrec && !cs && !raw) {
 		err = dsl_crypt_cryptset(dp, dirobj, &d->dir, &cs);
 		check = 1;
 	}
@@ -825,6 +845,8 @@ int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
 		err = cf_os_open_crypt(dp->spa, &d->ds.root,
 		    d->type == COFFER_TYPE_VOLUME ? CF_OS_TYPE_VOL :
 		    CF_OS_TYPE_FS, &s, &dsl_head_ops, d, name, cs, &d->os);
+	if (!err && raw)
+		cf_os_set_raw(d->os);
 	if (!err && check) {
 		err = dsl_crypt_ledger_check(dp, &d->dir, d->os, name);
 		if (err)
@@ -1120,8 +1142,8 @@ int dsl_create_key(dsl_pool_t *dp, const char *name, int type,
 
 /* ---- holds ---------------------------------------------------------------------------- */
 
-int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
-    dsl_dataset_t **dsp)
+static int hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
+    dsl_dataset_t **dsp, int raw)
 {
 	int err = dsl_name_check(name, 1);
 	if (err)
@@ -1151,7 +1173,7 @@ int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
 			d->dir = r;
 			d->type = (int)r.type;
 			d->refs = 1;
-			if (r.keyrec)
+			if (r.keyrec && !raw)
 				err = dsl_crypt_cryptset(dp, s.dir, &r, &d->cs);
 			if (!err)
 				err = cf_os_open_crypt(dp->spa, &s.root,
@@ -1177,6 +1199,10 @@ int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
 		}
 		pthread_rwlock_unlock(&dp->lock);
 		return err;
+	}
+	if (raw) {
+		pthread_rwlock_unlock(&dp->lock);
+		return -EINVAL;         /* raw sends are of snapshots */
 	}
 	uint64_t dirobj;
 	dirrec_t r;
@@ -1822,4 +1848,38 @@ int dsl_snapshot_sync(dsl_pool_t *dp, const char *fs, const char *snap,
 {
 	struct snap_arg a = { fs, snap, guid };
 	return snapshot_task(dp, &a, txg);
+}
+
+int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
+    dsl_dataset_t **dsp)
+{
+	return hold(dp, name, os, dsp, 0);
+}
+
+void dsl_rawkeys_free(dsl_rawkeys_t *keys)
+{
+	cf_buf_free(&keys->keyrec);
+	cf_buf_free(&keys->keystore);
+	memset(keys, 0, sizeof(*keys));
+}
+
+int dsl_hold_raw(dsl_pool_t *dp, const char *snapname, cf_objset_t **os,
+    dsl_dataset_t **dsp, dsl_rawkeys_t *keys)
+{
+	memset(keys, 0, sizeof(*keys));
+	if (!strchr(snapname, '@'))
+		return -EINVAL;
+	int err = hold(dp, snapname, os, dsp, 1);
+	if (err || !(*dsp)->dir.keyrec)
+		return err;
+	pthread_rwlock_rdlock(&dp->lock);
+	err = dsl_crypt_raw_export(dp, &(*dsp)->dir, keys);
+	pthread_rwlock_unlock(&dp->lock);
+	if (!err)
+		cf_os_mac(*os, keys->mac, &keys->mac_txg);
+	if (err) {
+		dsl_rawkeys_free(keys);
+		dsl_rele(dp, *dsp);
+	}
+	return err;
 }

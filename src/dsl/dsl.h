@@ -61,12 +61,68 @@ typedef struct dsl_recv dsl_recv_t;
  */
 int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, dsl_recv_t **out) CF_MUST_CHECK;
+/*
+ * Raw receive (send -w of an encrypted dataset): the hidden dataset is
+ * written without keys (cf_os_set_raw).  A full stream makes it its own
+ * encryption root from the sender's key record and its root's keystore
+ * (the same key unlocks it); the ledger entry is the sender's root MAC
+ * (unsealed until the key is first loaded here, FORMAT.md 15.4).  An
+ * incremental needs an encrypted target with the same crypt guid.
+ */
+typedef struct dsl_recv_raw {
+	const uint8_t *keyrec;
+	size_t keyrec_len;
+	const uint8_t *keystore;        /* full streams */
+	size_t keystore_len;
+	uint8_t mac[32];                /* the snapshot's root MAC */
+	uint64_t mac_txg;
+} dsl_recv_raw_t;
+int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
+    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
+    CF_MUST_CHECK;
 cf_objset_t *dsl_recv_os(dsl_recv_t *r);
 int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
     CF_MUST_CHECK;
 void dsl_recv_abort(dsl_recv_t *r);
 int dsl_recv_rollback_to(dsl_pool_t *dp, const char *target, uint64_t guid)
     CF_MUST_CHECK;
+
+/*
+ * Resumable receives (recv.c).  dsl_recv_set_resumable, right after
+ * dsl_recv_begin, stores `info` (the caller's description of the stream,
+ * opaque here, at most DSL_RECV_INFO_MAX bytes) and a new random 32-byte
+ * secret with the hidden dataset.  From then on the receiver reports,
+ * after each record, the txg of its change and the point after it
+ * (dsl_recv_note); the point becomes durable with that txg's data, never
+ * before.  dsl_recv_suspend (an interrupted stream) keeps the hidden
+ * dataset and the last durable point and frees r; a later
+ * dsl_recv_resume opens it again for the rest of the stream, returning
+ * the saved state for the caller to check before it applies anything
+ * (dsl_recv_suspend again if it refuses).  dsl_recv_state_get reads the
+ * state (COFFER_ENODS: no interrupted receive); dsl_recv_discard destroys
+ * it (receive -A).  A new receive into a target with such state is
+ * refused (COFFER_EBUSY) until it is resumed or discarded.
+ */
+#define DSL_RECV_INFO_MAX 2048
+typedef struct dsl_recv_state {
+	uint8_t info[DSL_RECV_INFO_MAX];
+	size_t infolen;
+	uint8_t secret[32];
+	uint64_t fromguid;
+	uint64_t object, offset, bytes; /* the durable point */
+} dsl_recv_state_t;
+int dsl_recv_set_resumable(dsl_recv_t *r, const void *info, size_t len)
+    CF_MUST_CHECK;
+int dsl_recv_is_resumable(const dsl_recv_t *r);
+void dsl_recv_note(dsl_recv_t *r, uint64_t txg, uint64_t obj, uint64_t off,
+    uint64_t bytes);
+int dsl_recv_suspend(dsl_recv_t *r);
+int dsl_recv_resume(dsl_pool_t *dp, const char *target,
+    const dsl_recv_raw_t *raw, dsl_recv_state_t *st, dsl_recv_t **out)
+    CF_MUST_CHECK;
+int dsl_recv_state_get(dsl_pool_t *dp, const char *target,
+    dsl_recv_state_t *st) CF_MUST_CHECK;
+int dsl_recv_discard(dsl_pool_t *dp, const char *target) CF_MUST_CHECK;
 
 /* ---- keys (crypt.c) ---- */
 int dsl_load_key(dsl_pool_t *dp, const char *name, const coffer_key_t *key,
@@ -105,6 +161,24 @@ int dsl_snapshots(dsl_pool_t *dp, const char *name,
 int dsl_hold(dsl_pool_t *dp, const char *name, cf_objset_t **os,
     dsl_dataset_t **ds) CF_MUST_CHECK;
 void dsl_rele(dsl_pool_t *dp, dsl_dataset_t *ds);
+/*
+ * Hold a snapshot for a raw send: no key needed (dnode bonuses stay
+ * sealed).  *keys is set for an encrypted snapshot: the key record (its
+ * keystore field zero) and its encryption root's keystore without the
+ * ledger, as a raw stream carries them; free with dsl_rawkeys_free.
+ */
+typedef struct dsl_rawkeys {
+	int encrypted;
+	uint64_t guid, rootguid;
+	int suite;
+	int is_root;
+	cf_buf_t keyrec, keystore;
+	uint8_t mac[32];                /* the snapshot's root MAC */
+	uint64_t mac_txg;
+} dsl_rawkeys_t;
+int dsl_hold_raw(dsl_pool_t *dp, const char *snapname, cf_objset_t **os,
+    dsl_dataset_t **ds, dsl_rawkeys_t *keys) CF_MUST_CHECK;
+void dsl_rawkeys_free(dsl_rawkeys_t *keys);
 int dsl_ds_type(dsl_dataset_t *ds);
 uint64_t dsl_ds_volsize(dsl_dataset_t *ds);
 

@@ -61,6 +61,7 @@ struct dsl_dataset {
 	cf_buf_t dead;                  /* pending deadlist entries */
 	cf_cryptset_t *cs;              /* keys of an encrypted dataset */
 	uint64_t ledger_txg;            /* root txg last put in the ledger */
+	struct dsl_recv *recv;          /* a resumable receive builds it */
 };
 
 typedef struct dsl_task {
@@ -68,9 +69,8 @@ typedef struct dsl_task {
 	void *arg;
 	uint64_t txg;
 	int result;
-	char detail[512];       /* the task's errdetail (it runs in the sync
-				   thread; the caller's thread reports it) */
 	struct dsl_task *next;
+	char detail[256];       /* the task's errdetail, for its caller */
 } dsl_task_t;
 
 struct dsl_pool {
@@ -159,6 +159,17 @@ void dsl_crypt_plan_free(crypt_plan_t *p);
 int dsl_crypt_create_sync(dsl_pool_t *dp, cf_tx_t *tx, crypt_plan_t *p,
     uint64_t dirobj, dirrec_t *r, cf_cryptset_t **cs);
 int dsl_crypt_destroy_sync(dsl_pool_t *dp, cf_tx_t *tx, const dirrec_t *r);
+/* Raw streams: export a dir's keys (read lock held); make a new root of
+ * a raw receive's hidden dir from the sender's keys (sync context: the
+ * key record and keystore objects, keyformat and keylocation=prompt in
+ * props); record a head's new root in its root's ledger without the key
+ * (the ledger stays unsealed until the key is loaded). */
+int dsl_crypt_raw_export(dsl_pool_t *dp, const dirrec_t *r,
+    dsl_rawkeys_t *keys) CF_MUST_CHECK;
+int dsl_crypt_create_raw_sync(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
+    dirrec_t *r, const dsl_recv_raw_t *raw) CF_MUST_CHECK;
+int dsl_crypt_ledger_set_raw(dsl_pool_t *dp, cf_tx_t *tx, const dirrec_t *r,
+    const cf_blkptr_t *root) CF_MUST_CHECK;
 /* After a rollback: the head's new root goes into the ledger. */
 int dsl_crypt_ledger_set(dsl_pool_t *dp, const dirrec_t *r,
     const cf_blkptr_t *root);
@@ -219,8 +230,16 @@ extern const cf_os_ops_t dsl_head_ops;
 /* dataset.c internals used by recv.c */
 #define DIRF_RECV       0x1     /* a hidden dataset a receive builds */
 #define DIRF_SHAREDKEYS 0x2     /* it uses its target's key record */
+/* Write a resumable receive's durable point (ds_flush, sync context). */
+int dsl_recv_flush(struct dsl_recv *r, cf_tx_t *tx, uint64_t txg);
 int head_open_cs(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
     const char *name, cf_cryptset_t *cs, dsl_dataset_t **out);
+/* A raw receive's hidden head: opened without keys, in raw mode. */
+int head_open_raw(dsl_pool_t *dp, uint64_t dirobj, uint64_t dsobj,
+    const char *name, dsl_dataset_t **out) CF_MUST_CHECK;
+/* Does a raw stream's key record belong to encrypted dir r? */
+int dsl_crypt_raw_match(dsl_pool_t *dp, const dirrec_t *r,
+    const dsl_recv_raw_t *raw) CF_MUST_CHECK;
 int head_close_unheld(dsl_pool_t *dp, uint64_t dsobj, uint64_t txg);
 int create_dir(dsl_pool_t *dp, cf_tx_t *tx, uint64_t parent, int type,
     uint64_t volsize, uint64_t txg, uint64_t *dirp, uint64_t *dsp);

@@ -285,6 +285,9 @@ int ds_flush(dsl_dataset_t *ds, uint64_t txg)
 		if (!err)
 			err = dir_write(dp, &tx, ds->dirobj, &dir);
 	}
+	/* after this txg's data: a resumable receive's point (recv.c) */
+	if (!err && ds->recv)
+		err = dsl_recv_flush(ds->recv, &tx, txg);
 	return err;
 }
 
@@ -303,7 +306,7 @@ int dsl_sync_task(dsl_pool_t *dp,
 {
 	if (dp->readonly)
 		return COFFER_EREADONLY;
-	dsl_task_t t = { fn, arg, 0, 0, "", NULL };
+	dsl_task_t t = { fn, arg, 0, 0, NULL, "" };
 	uint64_t txg;
 	int err = cf_spa_tx_hold(dp->spa, 0, &txg);
 	if (err)
@@ -328,6 +331,7 @@ int dsl_sync_task(dsl_pool_t *dp,
 		pthread_mutex_unlock(&dp->task_lock);
 		return err;
 	}
+	/* the detail was set in the sync thread: bring it to the caller */
 	if (t.result && t.detail[0])
 		cf_set_errdetail("%s", t.detail);
 	return t.result;

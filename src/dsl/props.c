@@ -267,6 +267,10 @@ static const cf_propdef_t props[CF_PROP_NPROPS] = {
 	[CF_PROP_KEYSTATUS] = { "keystatus", CF_PROP_KEYSTATUS, CF_PTYPE_INDEX,
 	    CF_PFMT_PLAIN, RO, ALL, CF_KEYSTATUS_NONE, "none", keystatus_index,
 	    NULL, "none | available | unavailable" },
+	/* computed by the library from an interrupted receive (send/resume.c) */
+	[CF_PROP_RECEIVE_RESUME_TOKEN] = { "receive_resume_token",
+	    CF_PROP_RECEIVE_RESUME_TOKEN, CF_PTYPE_STRING, CF_PFMT_PLAIN, RO, DS,
+	    0, "-", NULL, NULL, "<token>" },
 	[CF_PROP_RECEIVE_POLICY] = { "receive_policy", CF_PROP_RECEIVE_POLICY,
 	    CF_PTYPE_INDEX, CF_PFMT_PLAIN, CF_PF_INHERIT, DS, 0, "any",
 	    recvpolicy_index, NULL, "any | signed" },

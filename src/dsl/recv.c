@@ -14,17 +14,39 @@
  * target untouched; the hidden dataset is destroyed by abort, or by the
  * next receive into the same target.
  *
+ * Resumable receives (receive --resumable, send -t; docs/STREAM.md
+ * §7.1.1).  The hidden dataset's property zap (hidden from users: keys
+ * start with '%') then also holds
+ *   %resume.info    the caller's description of the stream (opaque here)
+ *   %resume.secret  32 random bytes: the key of the resume token's MAC
+ *   %resume.base    u64: the stream's fromguid (0 for a full stream)
+ *   %resume.point   object, offset, bytes (3 x u64 LE): everything before
+ *                   (object, offset) of the stream is applied and durable
+ * and an interrupted receive leaves the hidden dataset in place
+ * (dsl_recv_suspend) for dsl_recv_resume to pick up.
+ *
  * Invariants
  *  1. Blocks the hidden clone shares with S are never freed by it: its
  *     prev_txg is S's txg, so killing one puts it on its deadlist.
  *  2. The swap happens in one sync task: a crash leaves the old target or
  *     the new one, never a mix.
+ *  3. The point on disk never runs ahead of the data: the receiver notes
+ *     each record's point with the txg of its change (dsl_recv_note), and
+ *     the sync of txg T writes (ds_flush -> dsl_recv_flush) only a point
+ *     noted for a txg <= T, after T's data of the hidden dataset.  A
+ *     point noted late is written in a later txg: behind, never ahead.
  */
 #include "dsl/dsl_impl.h"
+#include "crypto/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#define RPT_MAX 8
+struct rpt {
+	uint64_t txg, obj, off, bytes;
+};
 
 struct dsl_recv {
 	dsl_pool_t *dp;
@@ -33,9 +55,48 @@ struct dsl_recv {
 	uint64_t fromguid;
 	uint64_t snapobj;               /* incremental: S */
 	uint64_t snaptxg;
+	int raw;                        /* keyless, blocks as sealed */
 	cf_objset_t *os;
 	dsl_dataset_t *ds;
+	/* resumable: points noted, by txg, not yet written (invariant 3) */
+	int resumable;
+	uint64_t props;                 /* the hidden dir's property zap */
+	pthread_mutex_t pt_lock;
+	struct rpt pts[RPT_MAX];
+	int npts;
+	struct rpt written;
 };
+
+#define RK_INFO   "%resume.info"
+#define RK_SECRET "%resume.secret"
+#define RK_BASE   "%resume.base"
+#define RK_POINT  "%resume.point"
+
+static dsl_recv_t *recv_new(dsl_pool_t *dp, const char *target)
+{
+	dsl_recv_t *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->dp = dp;
+	pthread_mutex_init(&r->pt_lock, NULL);
+	cf_strlcpy(r->target, target, sizeof(r->target));
+	return r;
+}
+
+static void recv_free(dsl_recv_t *r)
+{
+	pthread_mutex_destroy(&r->pt_lock);
+	free(r);
+}
+
+/* Does the hidden dataset (dir record r) hold a resumable receive? */
+static int has_resume_state(dsl_pool_t *dp, const dirrec_t *r)
+{
+	uint8_t v[8];
+	size_t n;
+	int err = cf_zap_lookup(dp->mos, r->props, RK_BASE, v, sizeof(v), &n);
+	return err == 0;
+}
 
 static int hidden_name(const char *target, char *out, size_t n)
 {
@@ -103,6 +164,7 @@ struct begin_arg {
 	uint64_t volsize;
 	crypt_plan_t *plan;
 	int force;
+	const dsl_recv_raw_t *raw;
 };
 
 static int latest_snap(dsl_pool_t *dp, const dirrec_t *r, uint64_t *snap,
@@ -122,6 +184,14 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 {
 	struct begin_arg *a = arg;
 	dsl_recv_t *r = a->r;
+	uint64_t odir;
+	dirrec_t orec;
+	if (dsl_dir_lookup(dp, r->hidden, &odir) == 0 &&
+	    dir_read(dp, odir, &orec) == 0 && has_resume_state(dp, &orec)) {
+		cf_set_errdetail("'%s' has an interrupted receive: resume it "
+		    "(send -t) or discard it (receive -A)", r->target);
+		return COFFER_EBUSY;
+	}
 	/* a stale hidden dataset of an interrupted receive goes first */
 	int err = destroy_hidden(dp, r->hidden, txg);
 	if (err)
@@ -179,6 +249,16 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			    "snapshot (use -F to roll it back)", r->target);
 			return COFFER_EBUSY;
 		}
+		if (a->raw && !tr.keyrec) {
+			cf_set_errdetail("'%s' is not encrypted: a raw "
+			    "incremental needs the dataset it came from",
+			    r->target);
+			return COFFER_EBADSTREAM;
+		}
+		if (a->raw)
+			err = dsl_crypt_raw_match(dp, &tr, a->raw);
+		if (err)
+			return err;
 		r->snaptxg = snap.txg;
 		a->type = (int)tr.type;
 		a->volsize = tr.volsize;
@@ -210,8 +290,12 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			hr.keyrec = tr.keyrec;
 			hr.encroot = tr.encroot;
 			hr.flags |= DIRF_SHAREDKEYS;
-			err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
+			if (!a->raw)
+				err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
 		}
+	} else if (a->raw) {
+		/* its own encryption root, with the sender's keys */
+		err = dsl_crypt_create_raw_sync(dp, &tx, hdir, &hr, a->raw);
 	} else if (dsl_crypt_plan_encrypted(a->plan)) {
 		err = dsl_crypt_create_sync(dp, &tx, a->plan, hdir, &hr, &cs);
 	}
@@ -219,7 +303,9 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		err = dir_write(dp, &tx, hdir, &hr);
 	if (!err)
 		err = ds_write(dp, &tx, hds, &hs);
-	if (!err)
+	if (!err && a->raw)
+		err = head_open_raw(dp, hdir, hds, r->hidden, &r->ds);
+	else if (!err)
 		err = head_open_cs(dp, hdir, hds, r->hidden, cs, &r->ds);
 	else
 		dsl_crypt_cryptset_free(cs);
@@ -239,22 +325,27 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, dsl_recv_t **out)
 {
+	return dsl_recv_begin_raw(dp, target, fromguid, force, type, NULL, out);
+}
+
+int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
+    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
+{
 	int err = dsl_name_check(target, 0);
 	if (err)
 		return err;
-	dsl_recv_t *r = calloc(1, sizeof(*r));
+	dsl_recv_t *r = recv_new(dp, target);
 	if (!r)
 		return -ENOMEM;
-	r->dp = dp;
 	r->fromguid = fromguid;
-	cf_strlcpy(r->target, target, sizeof(r->target));
 	err = hidden_name(target, r->hidden, sizeof(r->hidden));
-	struct begin_arg a = { r, type, 0, NULL, force };
+	struct begin_arg a = { r, type, 0, NULL, force, raw };
+	r->raw = raw != NULL;
 	if (!err && force && fromguid) {
 		/* -F: roll the target back to the stream's base first */
 		err = dsl_recv_rollback_to(dp, target, fromguid);
 	}
-	if (!err && !fromguid) {
+	if (!err && !fromguid && !raw) {
 		/* a new dataset under an encrypted parent is encrypted */
 		char parent[DSL_NAME_MAX + 1];
 		const char *leaf;
@@ -275,7 +366,7 @@ int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
 		err = dsl_sync_task(dp, begin_task, &a);
 	dsl_crypt_plan_free(a.plan);
 	if (err) {
-		free(r);
+		recv_free(r);
 		return err;
 	}
 	*out = r;
@@ -314,6 +405,7 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		return err;
 	/* the hidden head's records of this txg go to the MOS first */
 	pthread_mutex_lock(&dp->ds_lock);
+	r->ds->recv = NULL;
 	r->ds->refs--;
 	pthread_mutex_unlock(&dp->ds_lock);
 	err = head_close_unheld(dp, hr.head, txg);
@@ -327,7 +419,17 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	cf_tx_t tx;
 	cf_tx_sync_init(&tx, dp->mos, txg);
 	if (!r->fromguid) {
-		/* full: the hidden dataset becomes the target */
+		/* full: the hidden dataset becomes the target, without the
+		 * state of a resumable receive */
+		static const char *const rk[] = { RK_INFO, RK_SECRET, RK_BASE,
+			RK_POINT };
+		for (size_t i = 0; i < CF_ARRAY_SIZE(rk) && !err; i++) {
+			err = cf_zap_remove(dp->mos, &tx, hr.props, rk[i]);
+			if (err == -ENOENT)
+				err = 0;
+		}
+		if (err)
+			return err;
 		hr.flags = 0;
 		err = cf_zap_remove(dp->mos, &tx, pr.children,
 		    strrchr(r->hidden, '/') + 1);
@@ -364,7 +466,9 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	err = ds_write(dp, &tx, tr.head, &th);
 	if (!err)
 		err = dir_write(dp, &tx, tdir, &tr);
-	if (!err && tr.keyrec)
+	if (!err && tr.keyrec && r->raw)
+		err = dsl_crypt_ledger_set_raw(dp, &tx, &tr, &th.root);
+	else if (!err && tr.keyrec)
 		err = dsl_crypt_ledger_set(dp, &tr, &th.root);
 	/* the clone's records go; its blocks and deadlist are the target's */
 	if (!err)
@@ -387,7 +491,7 @@ int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
 		dsl_recv_abort(r);
 		return err;
 	}
-	free(r);
+	recv_free(r);
 	return 0;
 }
 
@@ -396,6 +500,7 @@ static int abort_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	dsl_recv_t *r = arg;
 	if (r->ds) {
 		pthread_mutex_lock(&dp->ds_lock);
+		r->ds->recv = NULL;
 		r->ds->refs--;
 		pthread_mutex_unlock(&dp->ds_lock);
 		r->ds = NULL;
@@ -413,7 +518,409 @@ void dsl_recv_abort(dsl_recv_t *r)
 		cf_log(COFFER_LOG_ERR, "cannot remove the partial receive of "
 		    "'%s' (%s); the next receive will", r->target,
 		    coffer_strerror(err));
-	free(r);
+	recv_free(r);
+}
+
+/* ---- resumable receives ------------------------------------------------------ */
+
+static void point_encode(const struct rpt *p, uint8_t out[24])
+{
+	le64_put(out, p->obj);
+	le64_put(out + 8, p->off);
+	le64_put(out + 16, p->bytes);
+}
+
+int dsl_recv_flush(dsl_recv_t *r, cf_tx_t *tx, uint64_t txg)
+{
+	struct rpt p;
+	int found = 0;
+	pthread_mutex_lock(&r->pt_lock);
+	int keep = 0;
+	for (int i = 0; i < r->npts; i++) {
+		if (r->pts[i].txg <= txg) {
+			p = r->pts[i];
+			found = 1;
+		} else {
+			r->pts[keep++] = r->pts[i];
+		}
+	}
+	r->npts = keep;
+	pthread_mutex_unlock(&r->pt_lock);
+	if (!found || !r->resumable || (p.obj == r->written.obj &&
+	    p.off == r->written.off && p.bytes == r->written.bytes))
+		return 0;
+	uint8_t v[24];
+	point_encode(&p, v);
+	int err = cf_zap_update(r->dp->mos, tx, r->props, RK_POINT, v,
+	    sizeof(v));
+	if (!err)
+		r->written = p;
+	return err;
+}
+
+void dsl_recv_note(dsl_recv_t *r, uint64_t txg, uint64_t obj, uint64_t off,
+    uint64_t bytes)
+{
+	if (!r->resumable)
+		return;
+	pthread_mutex_lock(&r->pt_lock);
+	if (r->npts && r->pts[r->npts - 1].txg >= txg) {
+		/* the same txg (txgs of one receiver only grow) */
+		r->pts[r->npts - 1].obj = obj;
+		r->pts[r->npts - 1].off = off;
+		r->pts[r->npts - 1].bytes = bytes;
+	} else {
+		if (r->npts == RPT_MAX) {
+			/* more txgs open than the pool keeps: merge the
+			 * oldest two (the newer point, the newer txg) */
+			memmove(&r->pts[0], &r->pts[1],
+			    sizeof(r->pts[0]) * (RPT_MAX - 1));
+			r->npts--;
+		}
+		struct rpt p = { txg, obj, off, bytes };
+		r->pts[r->npts++] = p;
+	}
+	pthread_mutex_unlock(&r->pt_lock);
+}
+
+struct resumable_arg {
+	dsl_recv_t *r;
+	const void *info;
+	size_t len;
+	uint8_t secret[32];
+};
+
+static int resumable_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	struct resumable_arg *a = arg;
+	dsl_recv_t *r = a->r;
+	uint64_t hdir;
+	dirrec_t hr;
+	int err = dsl_dir_lookup(dp, r->hidden, &hdir);
+	if (!err)
+		err = dir_read(dp, hdir, &hr);
+	if (err)
+		return err;
+	cf_tx_t tx;
+	cf_tx_sync_init(&tx, dp->mos, txg);
+	uint8_t base[8], pt[24];
+	struct rpt p = { 0, 1, 0, 0 };
+	le64_put(base, r->fromguid);
+	point_encode(&p, pt);
+	err = cf_zap_update(dp->mos, &tx, hr.props, RK_INFO, a->info, a->len);
+	if (!err)
+		err = cf_zap_update(dp->mos, &tx, hr.props, RK_SECRET,
+		    a->secret, sizeof(a->secret));
+	if (!err)
+		err = cf_zap_update(dp->mos, &tx, hr.props, RK_POINT, pt,
+		    sizeof(pt));
+	if (!err)
+		err = cf_zap_update(dp->mos, &tx, hr.props, RK_BASE, base,
+		    sizeof(base));
+	if (err)
+		return err;
+	r->props = hr.props;
+	r->written = p;
+	r->resumable = 1;
+	pthread_mutex_lock(&dp->ds_lock);
+	r->ds->recv = r;
+	pthread_mutex_unlock(&dp->ds_lock);
+	return 0;
+}
+
+int dsl_recv_set_resumable(dsl_recv_t *r, const void *info, size_t len)
+{
+	if (len == 0 || len > DSL_RECV_INFO_MAX)
+		return -EINVAL;
+	struct resumable_arg a = { r, info, len, { 0 } };
+	int err = cf_random(a.secret, sizeof(a.secret));
+	if (!err)
+		err = dsl_sync_task(r->dp, resumable_task, &a);
+	cf_wipe(a.secret, sizeof(a.secret));
+	return err;
+}
+
+int dsl_recv_is_resumable(const dsl_recv_t *r)
+{
+	return r->resumable;
+}
+
+static int suspend_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	dsl_recv_t *r = arg;
+	uint64_t head = r->ds->dsobj;
+	pthread_mutex_lock(&dp->ds_lock);
+	r->ds->refs--;
+	pthread_mutex_unlock(&dp->ds_lock);
+	/* its last records: this txg's flush writes the last point noted
+	 * (every change noted so far is in this txg or an earlier one) */
+	int err = head_close_unheld(dp, head, txg);
+	if (err) {
+		/* still open (held elsewhere): write the point ourselves */
+		cf_tx_t tx;
+		cf_tx_sync_init(&tx, dp->mos, txg);
+		err = dsl_recv_flush(r, &tx, txg);
+		pthread_mutex_lock(&dp->ds_lock);
+		r->ds->recv = NULL;
+		pthread_mutex_unlock(&dp->ds_lock);
+	}
+	r->ds = NULL;
+	r->os = NULL;
+	return err;
+}
+
+int dsl_recv_suspend(dsl_recv_t *r)
+{
+	if (!r->resumable) {
+		dsl_recv_abort(r);
+		return 0;
+	}
+	int err = dsl_sync_task(r->dp, suspend_task, r);
+	if (err)
+		cf_log(COFFER_LOG_ERR, "cannot save the point of the "
+		    "interrupted receive of '%s' (%s)", r->target,
+		    coffer_strerror(err));
+	recv_free(r);
+	return err;
+}
+
+/* Read the state of the hidden dataset at dir hdir (read lock or sync). */
+static int state_read(dsl_pool_t *dp, const dirrec_t *hr,
+    dsl_recv_state_t *st)
+{
+	uint8_t b[24];
+	size_t n;
+	int err = cf_zap_lookup(dp->mos, hr->props, RK_INFO, st->info,
+	    sizeof(st->info), &st->infolen);
+	if (!err)
+		err = cf_zap_lookup(dp->mos, hr->props, RK_SECRET, st->secret,
+		    sizeof(st->secret), &n);
+	if (!err && n != sizeof(st->secret))
+		err = CF_CORRUPT();
+	if (!err)
+		err = cf_zap_lookup(dp->mos, hr->props, RK_BASE, b, 8, &n);
+	if (!err && n != 8)
+		err = CF_CORRUPT();
+	if (!err)
+		st->fromguid = le64_get(b);
+	if (!err)
+		err = cf_zap_lookup(dp->mos, hr->props, RK_POINT, b, 24, &n);
+	if (!err && n != 24)
+		err = CF_CORRUPT();
+	if (err == -ERANGE)
+		err = CF_CORRUPT();
+	if (err)
+		return err;
+	st->object = le64_get(b);
+	st->offset = le64_get(b + 8);
+	st->bytes = le64_get(b + 16);
+	return 0;
+}
+
+static int no_partial(const char *target)
+{
+	cf_set_errdetail("'%s' has no interrupted receive to resume",
+	    target);
+	return COFFER_ENODS;
+}
+
+/* The hidden dir of target's resumable receive (read lock held). */
+static int find_partial(dsl_pool_t *dp, const char *target, char *hidden,
+    size_t n, uint64_t *hdir, dirrec_t *hr)
+{
+	int err = dsl_name_check(target, 0);
+	if (!err)
+		err = hidden_name(target, hidden, n);
+	if (err)
+		return err;
+	err = dsl_dir_lookup(dp, hidden, hdir);
+	if (err == COFFER_ENODS)
+		return no_partial(target);
+	if (!err)
+		err = dir_read(dp, *hdir, hr);
+	if (!err && (!(hr->flags & DIRF_RECV) || !has_resume_state(dp, hr)))
+		return no_partial(target);
+	return err;
+}
+
+int dsl_recv_state_get(dsl_pool_t *dp, const char *target,
+    dsl_recv_state_t *st)
+{
+	char hidden[DSL_NAME_MAX + 2];
+	uint64_t hdir;
+	dirrec_t hr;
+	memset(st, 0, sizeof(*st));
+	pthread_rwlock_rdlock(&dp->lock);
+	int err = find_partial(dp, target, hidden, sizeof(hidden), &hdir,
+	    &hr);
+	if (!err)
+		err = state_read(dp, &hr, st);
+	pthread_rwlock_unlock(&dp->lock);
+	return err;
+}
+
+struct resume_arg {
+	dsl_recv_t *r;
+	dsl_recv_state_t *st;
+	const dsl_recv_raw_t *raw;
+};
+
+static int resume_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	struct resume_arg *a = arg;
+	dsl_recv_t *r = a->r;
+	uint64_t hdir, tdir;
+	dirrec_t hr, tr;
+	(void)txg;
+	int err = find_partial(dp, r->target, r->hidden, sizeof(r->hidden),
+	    &hdir, &hr);
+	if (!err)
+		err = state_read(dp, &hr, a->st);
+	if (err)
+		return err;
+	r->fromguid = a->st->fromguid;
+	int exists = dsl_dir_lookup(dp, r->target, &tdir) == 0;
+	if (!r->fromguid && exists) {
+		cf_set_errdetail("'%s' was created since its receive was "
+		    "interrupted; discard that (receive -A)", r->target);
+		return COFFER_EEXIST;
+	}
+	cf_cryptset_t *cs = NULL;
+	if (r->fromguid) {
+		/* the base must still be the target's latest snapshot and
+		 * the target unchanged since (as dsl_recv_begin checked) */
+		dsrec_t snap, head;
+		uint64_t snapobj;
+		err = exists ? dir_read(dp, tdir, &tr) : COFFER_ENODS;
+		if (!err)
+			err = latest_snap(dp, &tr, &snapobj, &snap);
+		if (!err)
+			err = ds_read(dp, tr.head, &head);
+		if (!err) {
+			dsl_dataset_t *h = dsl_open_head(dp, tr.head);
+			if (h) {
+				pthread_mutex_lock(&h->acct);
+				head.root = h->ds.root;
+				pthread_mutex_unlock(&h->acct);
+			}
+		}
+		if (err == COFFER_ENODS || (!err && (snap.guid != r->fromguid ||
+		    head.root.birth != snap.root.birth ||
+		    memcmp(head.root.checksum, snap.root.checksum, 32) != 0))) {
+			cf_set_errdetail("'%s' has changed since its receive "
+			    "was interrupted; discard that (receive -A)",
+			    r->target);
+			return COFFER_EBUSY;
+		}
+		if (err)
+			return err;
+		if ((hr.flags & DIRF_SHAREDKEYS) && !a->raw) {
+			err = dsl_crypt_cryptset(dp, tdir, &tr, &cs);
+			if (err)
+				return err;
+		}
+	}
+	if (a->raw) {
+		/* raw and encrypted: keyless, with the same wrapped keys */
+		if (!hr.keyrec) {
+			cf_set_errdetail("the interrupted receive into '%s' is "
+			    "not encrypted", r->target);
+			return COFFER_EBADSTREAM;
+		}
+		err = dsl_crypt_raw_match(dp, &hr, a->raw);
+		if (err)
+			return err;
+	}
+	pthread_mutex_lock(&dp->ds_lock);
+	dsl_dataset_t *d = dsl_open_head(dp, hr.head);
+	if (d) {
+		if (d->refs > 0 || d->recv) {
+			pthread_mutex_unlock(&dp->ds_lock);
+			dsl_crypt_cryptset_free(cs);
+			cf_set_errdetail("the receive into '%s' is running",
+			    r->target);
+			return COFFER_EBUSY;
+		}
+		d->refs++;
+	}
+	pthread_mutex_unlock(&dp->ds_lock);
+	if (d) {
+		dsl_crypt_cryptset_free(cs);
+	} else {
+		if (a->raw)
+			err = head_open_raw(dp, hdir, hr.head, r->hidden, &d);
+		else
+			err = head_open_cs(dp, hdir, hr.head, r->hidden, cs,
+			    &d);
+		if (err)
+			return err;
+		pthread_mutex_lock(&dp->ds_lock);
+		d->refs++;
+		/* as dsl_recv_begin: no ledger entries for a clone */
+		if (r->fromguid)
+			d->ledger_txg = UINT64_MAX;
+		pthread_mutex_unlock(&dp->ds_lock);
+	}
+	r->ds = d;
+	r->os = d->os;
+	r->props = hr.props;
+	r->written.obj = a->st->object;
+	r->written.off = a->st->offset;
+	r->written.bytes = a->st->bytes;
+	r->resumable = 1;
+	r->raw = a->raw != NULL;
+	pthread_mutex_lock(&dp->ds_lock);
+	d->recv = r;
+	pthread_mutex_unlock(&dp->ds_lock);
+	return 0;
+}
+
+int dsl_recv_resume(dsl_pool_t *dp, const char *target,
+    const dsl_recv_raw_t *raw, dsl_recv_state_t *st, dsl_recv_t **out)
+{
+	int err = dsl_name_check(target, 0);
+	if (err)
+		return err;
+	dsl_recv_t *r = recv_new(dp, target);
+	if (!r)
+		return -ENOMEM;
+	struct resume_arg a = { r, st, raw };
+	err = dsl_sync_task(dp, resume_task, &a);
+	if (err) {
+		recv_free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+static int discard_task(dsl_pool_t *dp, void *arg, uint64_t txg)
+{
+	const char *target = arg;
+	char hidden[DSL_NAME_MAX + 2];
+	uint64_t hdir;
+	dirrec_t hr;
+	int err = find_partial(dp, target, hidden, sizeof(hidden), &hdir,
+	    &hr);
+	if (err)
+		return err;
+	pthread_mutex_lock(&dp->ds_lock);
+	dsl_dataset_t *d = dsl_open_head(dp, hr.head);
+	int busy = d && (d->refs > 0 || d->recv);
+	pthread_mutex_unlock(&dp->ds_lock);
+	if (busy) {
+		cf_set_errdetail("the receive into '%s' is running", target);
+		return COFFER_EBUSY;
+	}
+	return destroy_hidden(dp, hidden, txg);
+}
+
+int dsl_recv_discard(dsl_pool_t *dp, const char *target)
+{
+	int err = dsl_name_check(target, 0);
+	if (err)
+		return err;
+	return dsl_sync_task(dp, discard_task, (void *)target);
 }
 
 struct names {

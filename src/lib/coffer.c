@@ -24,6 +24,7 @@
 #include "spa/spa.h"
 #include "send/send.h"
 #include "lib/signer.h"
+#include "send/resume.h"
 
 #define ENTER() cf_clear_errdetail()
 
@@ -914,7 +915,27 @@ int coffer_prop_get(coffer_pool_t *p, const char *ds, const char *prop,
     coffer_propval_t *out)
 {
 	ENTER();
-	return dsl_prop_get(p->dp, ds, prop, out);
+	if (strcmp(prop, "receive_resume_token") != 0 || strchr(ds, '@'))
+		return dsl_prop_get(p->dp, ds, prop, out);
+	/* shown on the target, which a full stream has not made yet */
+	int err = dsl_prop_get(p->dp, ds, prop, out);
+	if (err && err != COFFER_ENODS)
+		return err;
+	char tok[sizeof(out->value)];
+	int terr = cf_resume_token_get(p->dp, ds, tok, sizeof(tok));
+	if (terr == COFFER_ENODS) {
+		if (err)
+			cf_set_errdetail("dataset does not exist");
+		return err;
+	}
+	if (terr)
+		return terr;
+	cf_clear_errdetail();
+	memset(out, 0, sizeof(*out));
+	cf_strlcpy(out->value, tok, sizeof(out->value));
+	cf_strlcpy(out->raw, tok, sizeof(out->raw));
+	out->source = COFFER_SRC_NONE;
+	return 0;
 }
 
 int coffer_prop_set(coffer_pool_t *p, const char *ds, const char *prop,
@@ -1199,14 +1220,6 @@ int64_t coffer_vol_write(coffer_fs_t *v, uint64_t off, const void *buf,
 int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
     int flags, int fd, coffer_progress_fn progress, void *arg)
 {
-	return coffer_send_signed(p, snap, from, flags, fd, progress, arg,
-	    NULL, COFFER_SIGN_CHAIN);
-}
-
-int coffer_send_signed(coffer_pool_t *p, const char *snap, const char *from,
-    int flags, int fd, coffer_progress_fn progress, void *arg,
-    const coffer_signer_t *signer, int mode)
-{
 	ENTER();
 	int err = dsl_lookup(p->dp, snap, NULL);
 	if (err) {
@@ -1214,26 +1227,103 @@ int coffer_send_signed(coffer_pool_t *p, const char *snap, const char *from,
 			cf_set_errdetail("snapshot does not exist");
 		return err;
 	}
-	cf_ssign_t *sg = NULL;
+	int f = ((flags & COFFER_SEND_RAW) ? CF_SEND_RAW : 0) |
+	    ((flags & COFFER_SEND_COMPRESSED) ? CF_SEND_COMPRESSED : 0);
+	return cf_send(p->dp, snap, from, f, cf_stream_fd_write, &fd,
+	    progress, arg);
+}
+
+int coffer_send_ext(coffer_pool_t *p, const char *snap, const char *from,
+    int flags, coffer_send_args_t *a, int fd, coffer_progress_fn progress,
+    void *arg)
+{
+	return coffer_send_signed(p, snap, from, flags, a, NULL, 0, fd,
+	    progress, arg);
+}
+
+int coffer_send_signed(coffer_pool_t *p, const char *snap, const char *from,
+    int flags, coffer_send_args_t *a, const coffer_signer_t *signer,
+    int mode, int fd, coffer_progress_fn progress, void *arg)
+{
+	ENTER();
+	cf_send_opts_t o;
+	memset(&o, 0, sizeof(o));
+	o.dryrun = a->dryrun;
+	o.total = a->total;
+	int err;
 	if (signer && (err = cf_ssign_new(cf_lib_signer_key(signer),
-	    mode == COFFER_SIGN_RECORD ? CF_SSIGN_RECORD : CF_SSIGN_CHAIN, 0, 0,
-	    &sg)) != 0)
+	    mode == COFFER_SIGN_RECORD ? CF_SSIGN_RECORD : CF_SSIGN_CHAIN, 0,
+	    0, &o.sign)) != 0)
 		return err;
-	err = cf_send_signed(p->dp, snap, from, flags, cf_stream_fd_write, &fd,
-	    progress, arg, sg);
-	cf_ssign_free(sg);
+	if (a->token) {
+		err = cf_send_resume(p->dp, a->token, flags, &o,
+		    cf_stream_fd_write, &fd, progress, arg);
+	} else {
+		err = dsl_lookup(p->dp, snap, NULL);
+		if (err == COFFER_ENODS)
+			cf_set_errdetail("snapshot does not exist");
+		if (!err)
+			err = cf_send_opts(p->dp, snap, from, flags, &o,
+			    cf_stream_fd_write, &fd, progress, arg);
+	}
+	a->bytes = o.bytes;
+	cf_ssign_free(o.sign);
+	return err;
+}
+
+int coffer_resume_token_info(const char *token, coffer_resume_info_t *out)
+{
+	ENTER();
+	cf_resume_token_t *t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	int err = cf_resume_token_decode(token, t);
+	memset(out, 0, sizeof(*out));
+	if (!err) {
+		cf_strlcpy(out->toname, t->toname, sizeof(out->toname));
+		cf_strlcpy(out->fromname, t->fromname, sizeof(out->fromname));
+		out->toguid = t->toguid;
+		out->fromguid = t->fromguid;
+		out->object = t->object;
+		out->offset = t->offset;
+		out->bytes = t->bytes;
+		out->features = t->features;
+	}
+	free(t);
 	return err;
 }
 
 int coffer_receive(coffer_pool_t *p, const char *target, int flags, int fd)
 {
-	return coffer_receive_verify(p, target, flags, fd, NULL, NULL);
+	return coffer_receive_named(p, target, flags, fd, NULL, 0);
+}
+
+int coffer_receive_named(coffer_pool_t *p, const char *target, int flags,
+    int fd, char *name, size_t namelen)
+{
+	return coffer_receive_verify(p, target, flags, fd, name, namelen, NULL,
+	    NULL);
 }
 
 int coffer_receive_verify(coffer_pool_t *p, const char *target, int flags,
-    int fd, const char *keyring, coffer_recv_info_t *info)
+    int fd, char *name, size_t namelen, const char *keyring,
+    coffer_recv_info_t *info)
 {
 	ENTER();
+	int f = 0;
+	if (flags & COFFER_RECV_FORCE)
+		f |= CF_RECV_FORCE;
+	if (flags & COFFER_RECV_RESUMABLE)
+		f |= CF_RECV_RESUMABLE;
+	if (flags & COFFER_RECV_DNAME)
+		f |= CF_RECV_DNAME;
+	if (flags & COFFER_RECV_ENAME)
+		f |= CF_RECV_ENAME;
+	if ((f & CF_RECV_DNAME) && (f & CF_RECV_ENAME)) {
+		cf_set_errdetail("-d and -e exclude each other");
+		return -EINVAL;
+	}
+	/* signatures: -s, -k, else the target's receive_policy */
 	cf_sverify_opts_t vo;
 	cf_sverify_info_t vi;
 	memset(&vo, 0, sizeof(vo));
@@ -1241,14 +1331,12 @@ int coffer_receive_verify(coffer_pool_t *p, const char *target, int flags,
 	vo.keyring = cf_lib_keyring(keyring);
 	vo.require_signed = (flags & COFFER_RECV_SIGNED) != 0;
 	vo.accept_unverified = (flags & COFFER_RECV_UNVERIFIED) != 0;
-	if (!(flags & (COFFER_RECV_SIGNED | COFFER_RECV_UNVERIFIED))) {
-		int err = cf_recv_policy(p->dp, target, &vo.require_signed);
-		if (err)
-			return err;
-	}
-	int err = cf_recv_verify(p->dp, target,
-	    (flags & COFFER_RECV_FORCE) ? CF_RECV_FORCE : 0,
-	    cf_stream_fd_read, &fd, &vo, &vi);
+	int err = 0;
+	if (!(flags & (COFFER_RECV_SIGNED | COFFER_RECV_UNVERIFIED)))
+		err = cf_recv_policy(p->dp, target, &vo.require_signed);
+	if (!err)
+		err = cf_recv_verify(p->dp, target, f, cf_stream_fd_read, &fd,
+		    name, namelen, &vo, &vi);
 	if (info) {
 		memset(info, 0, sizeof(*info));
 		info->is_signed = vi.is_signed;
@@ -1263,4 +1351,10 @@ int coffer_receive_verify(coffer_pool_t *p, const char *target, int flags,
 		cf_strlcpy(info->keyname, vi.keyname, sizeof(info->keyname));
 	}
 	return err;
+}
+
+int coffer_receive_abort(coffer_pool_t *p, const char *target)
+{
+	ENTER();
+	return dsl_recv_discard(p->dp, target);
 }

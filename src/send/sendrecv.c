@@ -21,6 +21,7 @@
  *     block size); a hostile stream gets an error, never a crash.
  */
 #include "send/send.h"
+#include "send/resume.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,11 @@
 typedef struct sctx {
 	cf_objset_t *os;
 	cf_stream_writer_t *w;
+	cf_spa_t *spa;
 	uint64_t from_txg;
+	int raw;                        /* -w: blocks as stored */
+	int compressed;                 /* -c: compressed blocks as stored */
+	int encrypted;                  /* raw and encrypted: sealed */
 	uint32_t blksz;                 /* of the object being sent */
 	uint64_t cur;                   /* its id */
 	int cur_new;                    /* allocated after the base */
@@ -45,6 +50,8 @@ typedef struct sctx {
 	coffer_progress_fn progress;
 	void *parg;
 	uint64_t done, total;
+	int dry;                        /* send -n: read no data */
+	uint64_t resume_obj, resume_off;        /* send -t: skip before */
 } sctx_t;
 
 static int flush_freeobjects(sctx_t *c)
@@ -118,6 +125,52 @@ static int s_freeobjects(void *arg, uint64_t first, uint64_t count)
 	return err;
 }
 
+/* Fill a stream block description from a block pointer as stored. */
+static void blk_of(const cf_blkptr_t *bp, cf_stream_blk_t *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->lsize = bp->lsize;
+	b->psize = bp->psize;
+	b->type = bp->type;
+	b->comp = bp->comp;
+	b->cksum = bp->cksum;
+	memcpy(b->checksum, bp->checksum, 32);
+	if (bp->flags & CF_BPF_ENCRYPTED) {
+		b->flags = CF_SBLK_ENCRYPTED;
+		if (bp->flags & CF_BPF_DNODE)
+			b->flags |= CF_SBLK_DNODE;
+		b->keygen = bp->keygen;
+		memcpy(b->salt, bp->salt, 8);
+		memcpy(b->iv, bp->iv, 12);
+		memcpy(b->mac, bp->mac, 16);
+	}
+}
+
+/* Raw, encrypted: a dnode block as stored, before its objects. */
+static int s_range(void *arg, uint64_t first, const cf_blkptr_t *bp)
+{
+	sctx_t *c = arg;
+	if (!c->encrypted)
+		return 0;
+	int err = end_object(c);
+	if (!err)
+		err = flush_freeobjects(c);
+	if (!err && (bp->psize > CF_MAX_BLKSZ || bp->lsize != 16384))
+		err = CF_CORRUPT();
+	if (!err && !c->dry)
+		err = cf_block_read_raw(c->spa, bp, c->buf);
+	if (err)
+		return err;
+	cf_stream_rec_t rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = CF_SREC_OBJECT_RANGE;
+	rec.u.range.first = first;
+	rec.u.range.count = CF_STREAM_RANGE_OBJS;
+	blk_of(bp, &rec.u.range.blk);
+	c->done += bp->psize;
+	return cf_stream_write(c->w, &rec, c->buf, bp->psize);
+}
+
 static int s_object(void *arg, uint64_t obj, const cf_dnode_phys_t *dn)
 {
 	sctx_t *c = arg;
@@ -130,7 +183,7 @@ static int s_object(void *arg, uint64_t obj, const cf_dnode_phys_t *dn)
 		return err;
 	c->have_cur = 1;
 	c->cur_new = c->from_txg && dn->gen > c->from_txg;
-	c->next_off = 0;
+	c->next_off = obj == c->resume_obj ? c->resume_off : 0;
 	cf_stream_rec_t rec;
 	memset(&rec, 0, sizeof(rec));
 	rec.type = CF_SREC_OBJECT;
@@ -142,6 +195,8 @@ static int s_object(void *arg, uint64_t obj, const cf_dnode_phys_t *dn)
 	rec.u.object.maxblkid = dn->maxblkid;
 	c->blksz = dn->blksz;
 	c->cur = obj;
+	if (c->encrypted)       /* the bonus is sealed in OBJECT_RANGE */
+		return cf_stream_write(c->w, &rec, NULL, 0);
 	return cf_stream_write(c->w, &rec, dn->bonus, dn->bonuslen);
 }
 
@@ -173,34 +228,108 @@ static int s_block(void *arg, uint64_t obj, uint64_t idx, int level,
 			return 0;
 		if (len > CF_STREAM_MAX_OFFSET - off)
 			len = CF_STREAM_FREE_TO_END;
+		if (obj == c->resume_obj && off < c->resume_off) {
+			/* resumed inside this hole: free from the point */
+			uint64_t skip = c->resume_off - off;
+			if (len != CF_STREAM_FREE_TO_END && len <= skip)
+				return 0;
+			if (len != CF_STREAM_FREE_TO_END)
+				len -= skip;
+			off = c->resume_off;
+		}
 		int err = gap(c, off);
 		return err ? err : free_rec(c, off, len);
 	}
 	uint64_t off = idx * c->blksz;
+	if (obj == c->resume_obj && off < c->resume_off)
+		return 0;               /* received before the interruption */
 	int err = gap(c, off);
 	if (err)
 		return err;
 	c->next_off = off + c->blksz;
-	err = cf_obj_read(c->os, obj, off, c->blksz, c->buf);
-	if (err)
-		return err;
 	rec.type = CF_SREC_WRITE;
 	rec.u.write.object = obj;
 	rec.u.write.offset = off;
-	rec.u.write.blk.lsize = c->blksz;
-	rec.u.write.blk.psize = c->blksz;
-	rec.u.write.blk.type = bp->type;
-	rec.u.write.blk.cksum = CF_CKSUM_FLETCHER4;
-	cf_block_checksum(CF_CKSUM_FLETCHER4, c->buf, c->blksz,
-	    rec.u.write.blk.checksum);
-	err = cf_stream_write(c->w, &rec, c->buf, c->blksz);
-	c->done += c->blksz;
+	size_t len;
+	if (c->encrypted || ((c->raw || c->compressed) &&
+	    bp->comp != CF_COMP_OFF && !(bp->flags & CF_BPF_ENCRYPTED))) {
+		/* as stored: sealed, or compressed plaintext */
+		if (bp->lsize != c->blksz || bp->psize > bp->lsize ||
+		    bp->psize > CF_MAX_BLKSZ)
+			return CF_CORRUPT();
+		if (!c->dry)
+			err = cf_block_read_raw(c->spa, bp, c->buf);
+		if (err)
+			return err;
+		blk_of(bp, &rec.u.write.blk);
+		len = bp->psize;
+	} else {
+		if (!c->dry)    /* a dry run reads no data */
+			err = cf_obj_read(c->os, obj, off, c->blksz, c->buf);
+		if (err)
+			return err;
+		rec.u.write.blk.lsize = c->blksz;
+		rec.u.write.blk.psize = c->blksz;
+		rec.u.write.blk.type = bp->type;
+		rec.u.write.blk.cksum = c->dry ? 0 : CF_CKSUM_FLETCHER4;
+		if (!c->dry)
+			cf_block_checksum(CF_CKSUM_FLETCHER4, c->buf, c->blksz,
+			    rec.u.write.blk.checksum);
+		len = c->blksz;
+	}
+	err = cf_stream_write(c->w, &rec, c->buf, len);
+	c->done = cf_stream_writer_offset(c->w);
 	if (!err && c->progress && c->progress(c->done, c->total, c->parg))
 		err = COFFER_EINTR;
 	return err;
 }
 
-static const cf_send_ops_t send_ops = { s_object, s_block, s_freeobjects };
+static const cf_send_ops_t send_ops = { s_range, s_object, s_block,
+	s_freeobjects };
+
+/*
+ * BEGIN keys of a raw encrypted stream: what the receiver cannot make
+ * without the key, the object set root's MAC (and the txg it binds), and
+ * the meta-dnode fields that MAC covers (docs/STREAM.md 7.1).
+ */
+static int raw_begin_kv(cf_kv_t *kv, cf_objset_t *os, const dsl_rawkeys_t *k)
+{
+	cf_dnode_phys_t meta;
+	cf_os_meta(os, &meta);
+	int err = cf_kv_add_bytes(kv, CF_KV_ROOT, "raw_mac", k->mac, 32);
+	if (!err)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "raw_mac_txg", k->mac_txg);
+	if (!err)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "raw_meta_levels",
+		    meta.nlevels);
+	if (!err)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "raw_meta_maxblkid",
+		    meta.maxblkid);
+	return err;
+}
+
+/* KEYS: the key record, and for a full stream the root's keystore. */
+static int s_keys(sctx_t *c, const dsl_rawkeys_t *k, int full)
+{
+	cf_stream_rec_t rec;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = CF_SREC_KEYS;
+	rec.u.keys.guid = k->guid;
+	rec.u.keys.rootguid = k->rootguid;
+	rec.u.keys.suite = (uint32_t)k->suite;
+	rec.u.keys.flags = full ? CF_SKEYS_ROOT : 0;
+	rec.u.keys.keyrec_len = (uint32_t)k->keyrec.len;
+	rec.u.keys.keystore_len = full ? (uint32_t)k->keystore.len : 0;
+	cf_buf_t p;
+	memset(&p, 0, sizeof(p));
+	int err = cf_buf_append(&p, k->keyrec.data, k->keyrec.len);
+	if (!err && full)
+		err = cf_buf_append(&p, k->keystore.data, k->keystore.len);
+	if (!err)
+		err = cf_stream_write(c->w, &rec, p.data, p.len);
+	cf_buf_free(&p);
+	return err;
+}
 
 static int prop_u64(dsl_pool_t *dp, const char *ds, const char *prop,
     uint64_t *v)
@@ -212,19 +341,44 @@ static int prop_u64(dsl_pool_t *dp, const char *ds, const char *prop,
 	return err;
 }
 
+static int null_write(void *arg, const void *buf, size_t len)
+{
+	(void)arg;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
 int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
     void *parg)
 {
-	return cf_send_signed(dp, tosnap, fromsnap, flags, fn, arg, progress,
-	    parg, NULL);
+	return cf_send_opts(dp, tosnap, fromsnap, flags, NULL, fn, arg,
+	    progress, parg);
 }
 
-int cf_send_signed(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
-    int flags, cf_stream_write_fn fn, void *arg, coffer_progress_fn progress,
-    void *parg, cf_ssign_t *sg)
+int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
+    int flags, cf_send_opts_t *o, cf_stream_write_fn fn, void *arg,
+    coffer_progress_fn progress, void *parg)
 {
-	(void)flags;
+	cf_send_opts_t none;
+	if (!o) {
+		memset(&none, 0, sizeof(none));
+		o = &none;
+	}
+	const cf_resume_token_t *rs = o->resume;
+	uint64_t features = rs ? rs->features : 0;
+	if (rs) {
+		/* the token's features decide, not the caller's flags: a
+		 * resumed stream repeats the interrupted one's */
+		flags &= ~(CF_SEND_RAW | CF_SEND_COMPRESSED);
+		if (features & CF_SFEAT_RAW)
+			flags |= CF_SEND_RAW;
+		if (features & CF_SFEAT_COMPRESSED)
+			flags |= CF_SEND_COMPRESSED;
+	}
+	if (o->dryrun)
+		fn = null_write;
 	const char *at = strchr(tosnap, '@');
 	if (!at) {
 		cf_set_errdetail("'%s' is not a snapshot", tosnap);
@@ -266,18 +420,37 @@ int cf_send_signed(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	}
 	cf_objset_t *os;
 	dsl_dataset_t *ds;
-	err = dsl_hold(dp, tosnap, &os, &ds);
+	dsl_rawkeys_t keys;
+	memset(&keys, 0, sizeof(keys));
+	if (flags & CF_SEND_RAW)
+		err = dsl_hold_raw(dp, tosnap, &os, &ds, &keys);
+	else
+		err = dsl_hold(dp, tosnap, &os, &ds);
 	if (err)
 		return err;
 	sctx_t c;
 	memset(&c, 0, sizeof(c));
 	c.os = os;
+	c.spa = cf_os_spa(os);
+	c.raw = (flags & CF_SEND_RAW) != 0;
+	c.compressed = (flags & CF_SEND_COMPRESSED) != 0;
+	c.encrypted = keys.encrypted;
 	c.from_txg = fromtxg;
 	c.progress = progress;
 	c.parg = parg;
-	prop_u64(dp, tosnap, "referenced", &c.total);
-	c.buf = malloc(CF_MAX_BLKSZ);
+	c.dry = o->dryrun;
+	if (rs) {
+		c.resume_obj = rs->object;
+		c.resume_off = rs->offset;
+	}
+	if (o->total)
+		c.total = o->total;
+	else
+		(void)prop_u64(dp, tosnap, "referenced", &c.total);
+	c.buf = o->dryrun ? calloc(1, CF_MAX_BLKSZ) : malloc(CF_MAX_BLKSZ);
 	err = c.buf ? cf_stream_writer_new(fn, arg, &c.w) : -ENOMEM;
+	if (!err && o->dryrun)
+		cf_stream_writer_set_dry(c.w);
 	cf_kv_t *kv = err ? NULL : cf_kv_new();
 	if (!err && !kv)
 		err = -ENOMEM;
@@ -285,15 +458,32 @@ int cf_send_signed(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "toname", tosnap);
 	if (!err && fromsnap)
 		err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname", fromfull);
+	if (!err && c.encrypted)
+		err = raw_begin_kv(kv, os, &keys);
+	if (!err && rs)
+		err = cf_resume_begin_keys(kv, rs);
 	if (!err) {
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
 		rec.type = CF_SREC_BEGIN;
-		if (sg) {               /* signed: BEGIN's keys and the hook */
-			err = cf_ssign_begin(sg, kv, &rec.u.begin.incompat);
-			cf_stream_writer_set_sign(c.w, cf_ssign_hook, sg);
-		}
 		rec.u.begin.version = CF_STREAM_VERSION;
+		if (c.raw)
+			rec.u.begin.incompat |= CF_SFEAT_RAW;
+		else if (c.compressed)
+			rec.u.begin.incompat |= CF_SFEAT_COMPRESSED;
+		if (rs && rec.u.begin.incompat != features) {
+			/* never another stream than the token names */
+			cf_set_errdetail("the token is for a stream with "
+			    "features 0x%llx, which this send cannot produce",
+			    (unsigned long long)features);
+			err = COFFER_ENOTSUP;
+		}
+		if (rs)
+			rec.u.begin.incompat |= CF_SFEAT_RESUMING;
+		if (!err && o->sign) {  /* signed: BEGIN's keys, the hook */
+			err = cf_ssign_begin(o->sign, kv, &rec.u.begin.incompat);
+			cf_stream_writer_set_sign(c.w, cf_ssign_hook, o->sign);
+		}
 		rec.u.begin.fromguid = fromguid;
 		rec.u.begin.toguid = toguid;
 		rec.u.begin.totxg = totxg;
@@ -303,8 +493,12 @@ int cf_send_signed(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		if (!err)
 			err = cf_stream_write_kv(c.w, &rec, kv);
 	}
+	if (!err && c.encrypted)
+		err = s_keys(&c, &keys, fromsnap == NULL);
 	if (!err)
-		err = cf_os_send_walk(os, fromtxg, &send_ops, &c);
+		err = cf_os_send_walk_from(os, fromtxg,
+		    c.encrypted ? CF_SW_RAW : 0, c.resume_obj, c.resume_off,
+		    &send_ops, &c);
 	if (!err)
 		err = end_object(&c);
 	if (!err)
@@ -315,9 +509,15 @@ int cf_send_signed(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		rec.type = CF_SREC_END;
 		err = cf_stream_write(c.w, &rec, NULL, 0);
 	}
+	if (c.w)
+		o->bytes = cf_stream_writer_offset(c.w);
+	if (!err && progress && !o->dryrun)
+		(void)progress(o->bytes, o->bytes > c.total ? o->bytes :
+		    c.total, parg);
 	cf_kv_free(kv);
 	cf_stream_writer_free(c.w);
 	free(c.buf);
+	dsl_rawkeys_free(&keys);
 	dsl_rele(dp, ds);
 	return err;
 }
@@ -328,7 +528,47 @@ typedef struct rctx {
 	dsl_pool_t *dp;
 	cf_objset_t *os;
 	uint64_t applied;               /* records */
+	int encrypted;                  /* a raw stream with KEYS */
+	uint8_t *buf;                   /* decompressed blocks */
+	uint64_t txg;                   /* of the last record's change */
 } rctx_t;
+
+/* A block pointer with a stream block's stored fields (raw WRITE and
+ * OBJECT_RANGE). */
+static void bp_of(const cf_stream_blk_t *b, cf_blkptr_t *bp)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->lsize = b->lsize;
+	bp->psize = b->psize;
+	bp->type = b->type;
+	bp->comp = b->comp;
+	bp->keygen = b->keygen;
+	if (b->flags & CF_SBLK_ENCRYPTED)
+		bp->flags |= CF_BPF_ENCRYPTED;
+	if (b->flags & CF_SBLK_DNODE)
+		bp->flags |= CF_BPF_DNODE;
+	memcpy(bp->salt, b->salt, 8);
+	memcpy(bp->iv, b->iv, 12);
+	memcpy(bp->mac, b->mac, 16);
+}
+
+/* The logical bytes of a stream block (decompressed into c->buf). */
+static int blk_plain(rctx_t *c, const cf_stream_blk_t *b,
+    const uint8_t *payload, size_t len, const uint8_t **out)
+{
+	if (b->comp == CF_COMP_OFF) {
+		*out = payload;
+		return 0;
+	}
+	int err = cf_decompress(b->comp, payload, len, c->buf, b->lsize);
+	if (err) {
+		cf_set_errdetail("a compressed block does not decompress to "
+		    "its %u bytes", b->lsize);
+		return COFFER_EBADSTREAM;
+	}
+	*out = c->buf;
+	return 0;
+}
 
 static int obj_blksz(cf_objset_t *os, uint64_t obj, uint32_t *blksz)
 {
@@ -357,6 +597,20 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 		uint64_t obj = rec->u.object.object;
 		cf_objinfo_t info;
 		int r = cf_obj_info(c->os, obj, &info);
+		if (c->encrypted) {
+			/* made by its OBJECT_RANGE: only compare */
+			if (r == 0 && (info.type != rec->u.object.type ||
+			    info.blksz != rec->u.object.blksz))
+				r = -ENOENT;
+			if (r == -ENOENT) {
+				cf_set_errdetail("object %llu does not match "
+				    "its OBJECT_RANGE",
+				    (unsigned long long)obj);
+				r = COFFER_EBADSTREAM;
+			}
+			err = r;
+			break;
+		}
 		if (r == 0 && (info.type != rec->u.object.type ||
 		    info.blksz != rec->u.object.blksz))
 			r = cf_obj_free(c->os, tx, obj) ? -EIO : -ENOENT;
@@ -390,20 +644,49 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 		}
 		break;
 	}
-	case CF_SREC_WRITE:
+	case CF_SREC_WRITE: {
+		const cf_stream_blk_t *b = &rec->u.write.blk;
 		err = obj_blksz(c->os, rec->u.write.object, &bs);
-		if (!err && (rec->u.write.offset % bs || len > bs ||
-		    len != rec->u.write.blk.lsize)) {
+		if (!err && (rec->u.write.offset % bs || b->lsize != bs)) {
 			cf_set_errdetail("WRITE at offset %llu of %zu bytes does "
 			    "not fit object %llu's %u-byte blocks",
 			    (unsigned long long)rec->u.write.offset, len,
 			    (unsigned long long)rec->u.write.object, bs);
 			err = COFFER_EBADSTREAM;
 		}
-		if (!err)
-			err = cf_obj_write(c->os, tx, rec->u.write.object,
-			    rec->u.write.offset, len, payload);
+		if (!err && c->encrypted) {
+			cf_blkptr_t t;
+			bp_of(b, &t);
+			err = cf_obj_write_raw(c->os, tx, rec->u.write.object,
+			    rec->u.write.offset / bs, &t, payload,
+			    (uint32_t)len);
+		} else if (!err) {
+			const uint8_t *data;
+			err = blk_plain(c, b, payload, len, &data);
+			if (!err)
+				err = cf_obj_write(c->os, tx,
+				    rec->u.write.object, rec->u.write.offset,
+				    b->lsize, data);
+		}
 		break;
+	}
+	case CF_SREC_OBJECT_RANGE: {
+		const cf_stream_blk_t *b = &rec->u.range.blk;
+		const uint8_t *image;
+		cf_blkptr_t seal;
+		bp_of(b, &seal);
+		err = blk_plain(c, b, payload, len, &image);
+		if (!err)
+			err = cf_os_raw_dnblock(c->os, tx, rec->u.range.first /
+			    CF_STREAM_RANGE_OBJS, image, &seal);
+		if (err == -EINVAL) {
+			cf_set_errdetail("the dnode block of objects %llu.. "
+			    "holds a malformed dnode",
+			    (unsigned long long)rec->u.range.first);
+			err = COFFER_EBADSTREAM;
+		}
+		break;
+	}
 	case CF_SREC_FREE:
 		err = obj_blksz(c->os, rec->u.free.object, &bs);
 		if (!err)
@@ -417,36 +700,160 @@ static int apply(rctx_t *c, const cf_stream_rec_t *rec,
 		    "receive", cf_stream_type_name(rec->type));
 		err = COFFER_ENOTSUP;
 	}
+	c->txg = cf_tx_txg(tx);
 	cf_tx_end(tx);
 	c->applied++;
 	return err;
 }
 
+/*
+ * The reader's input, watched: an interrupted stream (its end or a read
+ * error before END) is told apart from a damaged one.
+ */
+typedef struct rwatch {
+	cf_stream_read_fn fn;
+	void *arg;
+	int eof;
+	int ioerr;
+} rwatch_t;
+
+static ptrdiff_t watched_read(void *arg, void *buf, size_t len)
+{
+	rwatch_t *w = arg;
+	ptrdiff_t n = w->fn(w->arg, buf, len);
+	if (n == 0)
+		w->eof = 1;
+	else if (n < 0)
+		w->ioerr = 1;
+	return n;
+}
+
+/* What BEGIN (and KEYS) say, until the first data record starts the
+ * receive: KEYS comes after BEGIN, and a raw receive needs it to begin. */
+typedef struct rbegin {
+	int started;
+	char snap[256];
+	uint64_t fromguid, toguid;
+	int type;
+	cf_buf_t keys;                  /* KEYS payload */
+	uint32_t keyrec_len;
+	dsl_recv_raw_t raw;
+	int meta_levels;
+	uint64_t meta_maxblkid;
+} rbegin_t;
+
+static int recv_begin_rec(rbegin_t *b, cf_svreader_t *rd,
+    const cf_stream_rec_t *rec)
+{
+	uint64_t unsup = rec->u.begin.incompat & ~(CF_SFEAT_RAW |
+	    CF_SFEAT_COMPRESSED | CF_SFEAT_RESUMING | CF_SFEAT_SIGNED);
+	if (unsup) {
+		cf_set_errdetail("stream features 0x%llx (multi-snapshot) "
+		    "are not supported by this receive",
+		    (unsigned long long)unsup);
+		return COFFER_ENOTSUP;
+	}
+	const char *name = NULL;
+	size_t nl;
+	const cf_kv_t *kv = cf_svreader_begin_kv(rd);
+	if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name, &nl) != 0 ||
+	    !strchr(name, '@')) {
+		cf_set_errdetail("the stream names no snapshot");
+		return COFFER_EBADSTREAM;
+	}
+	cf_strlcpy(b->snap, strchr(name, '@') + 1, sizeof(b->snap));
+	b->toguid = rec->u.begin.toguid;
+	b->fromguid = rec->u.begin.fromguid;
+	b->type = rec->u.begin.dstype == CF_STREAM_DS_VOL ?
+	    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM;
+	return 0;
+}
+
+/* KEYS: the raw receive's keys, and the BEGIN keys it needs with them. */
+static int recv_keys_rec(rbegin_t *b, cf_svreader_t *rd,
+    const cf_stream_rec_t *rec, const uint8_t *payload, size_t len)
+{
+	const cf_kv_t *kv = cf_svreader_begin_kv(rd);
+	const uint8_t *mac;
+	size_t ml;
+	uint64_t txg, levels, maxblkid;
+	if (cf_kv_get_bytes(kv, CF_KV_ROOT, "raw_mac", &mac, &ml) != 0 ||
+	    ml != 32 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_mac_txg", &txg) != 0 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_levels", &levels) != 0 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_maxblkid",
+	    &maxblkid) != 0 || levels < 1 || levels > CF_STREAM_MAX_LEVELS) {
+		cf_set_errdetail("a raw encrypted stream without valid "
+		    "raw_mac, raw_mac_txg, raw_meta_levels and "
+		    "raw_meta_maxblkid in BEGIN");
+		return COFFER_EBADSTREAM;
+	}
+	if ((rec->u.keys.flags & CF_SKEYS_ROOT) != (b->fromguid == 0)) {
+		cf_set_errdetail("a %s raw stream %s a keystore",
+		    b->fromguid ? "incremental" : "full",
+		    b->fromguid ? "with" : "without");
+		return COFFER_EBADSTREAM;
+	}
+	int err = cf_buf_append(&b->keys, payload, len);
+	if (err)
+		return err;
+	memcpy(b->raw.mac, mac, 32);
+	b->raw.mac_txg = txg;
+	b->raw.keyrec = b->keys.data;
+	b->raw.keyrec_len = rec->u.keys.keyrec_len;
+	if (rec->u.keys.keystore_len) {
+		b->raw.keystore = b->keys.data + rec->u.keys.keyrec_len;
+		b->raw.keystore_len = rec->u.keys.keystore_len;
+	}
+	b->meta_levels = (int)levels;
+	b->meta_maxblkid = maxblkid;
+	return 0;
+}
+
+static int raw_finish(rctx_t *c, const rbegin_t *b);
+
 int cf_recv(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg)
 {
-	return cf_recv_verify(dp, target, flags, fn, arg, NULL, NULL);
+	return cf_recv_named(dp, target, flags, fn, arg, NULL, 0);
+}
+
+int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
+    cf_stream_read_fn fn, void *arg, char *name, size_t namelen)
+{
+	return cf_recv_verify(dp, target, flags, fn, arg, name, namelen, NULL,
+	    NULL);
 }
 
 int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
-    cf_stream_read_fn fn, void *arg, const cf_sverify_opts_t *vo,
-    cf_sverify_info_t *info)
+    cf_stream_read_fn fn, void *arg, char *name, size_t namelen,
+    const cf_sverify_opts_t *vo, cf_sverify_info_t *vinfo)
 {
 	/* records come through the verifying reader (signstream.c): held
 	 * back until a signature covers them; unsigned streams pass as is */
 	cf_sverify_opts_t legacy = { .accept_unverified = 1 };
 	cf_svreader_t *rd;
-	int err = cf_svreader_new(fn, arg, NULL, vo ? vo : &legacy, &rd);
+	rwatch_t watch = { fn, arg, 0, 0 };
+	int err = cf_svreader_new(watched_read, &watch, NULL,
+	    vo ? vo : &legacy, &rd);
 	if (err)
 		return err;
 	cf_stream_rec_t rec;
 	const uint8_t *payload;
 	size_t len;
 	dsl_recv_t *r = NULL;
-	char snap[256] = "";
-	uint64_t toguid = 0;
-	rctx_t c = { dp, NULL, 0 };
-	for (;;) {
+	rbegin_t b;
+	memset(&b, 0, sizeof(b));
+	char tgt[512];
+	uint64_t pobj = 1, poff = 0, pbytes = 0;        /* resume point */
+	int resumable = 0, resuming = 0;
+	cf_stream_rec_t begin;
+	const cf_kv_t *bkv = NULL;
+	rctx_t c = { dp, NULL, 0, 0, malloc(CF_STREAM_MAX_BLKSZ), 0 };
+	cf_strlcpy(tgt, target, sizeof(tgt));
+	if (!c.buf)
+		err = -ENOMEM;
+	while (!err) {
 		int n = cf_svreader_read(rd, &rec, &payload, &len);
 		if (n < 0) {
 			err = n;
@@ -457,52 +864,140 @@ int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
 			break;
 		}
 		if (rec.type == CF_SREC_BEGIN) {
-			if (rec.u.begin.incompat & ~CF_SFEAT_SIGNED) {
-				cf_set_errdetail("raw, compressed and multi-"
-				    "snapshot streams are not supported by "
-				    "this receive yet");
-				err = COFFER_ENOTSUP;
-				break;
-			}
-			const char *name = NULL;
-			size_t nl;
-			const cf_kv_t *kv = cf_svreader_begin_kv(rd);
-			if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name,
-			    &nl) != 0 || !strchr(name, '@')) {
-				cf_set_errdetail("the stream names no snapshot");
-				err = COFFER_EBADSTREAM;
-				break;
-			}
-			cf_strlcpy(snap, strchr(name, '@') + 1, sizeof(snap));
-			toguid = rec.u.begin.toguid;
-			err = cf_recv_check_replay(dp, target, toguid);
+			err = recv_begin_rec(&b, rd, &rec);
 			if (err)
 				break;
-			err = dsl_recv_begin(dp, target, rec.u.begin.fromguid,
-			    flags & CF_RECV_FORCE,
-			    rec.u.begin.dstype == CF_STREAM_DS_VOL ?
-			    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM, &r);
+			begin = rec;
+			bkv = cf_svreader_begin_kv(rd);
+			resuming = (rec.u.begin.incompat &
+			    CF_SFEAT_RESUMING) != 0;
+			if (flags & (CF_RECV_DNAME | CF_RECV_ENAME)) {
+				const char *tn = NULL;
+				size_t nl;
+				if (cf_kv_get_str(bkv, CF_KV_ROOT, "toname", &tn,
+				    &nl) != 0)
+					tn = "";
+				err = cf_recv_target(dp, target, tn, flags, tgt,
+				    sizeof(tgt));
+			}
+			if (name)
+				cf_strlcpy(name, tgt, namelen);
+			continue;
+		}
+		if (rec.type == CF_SREC_KEYS) {
+			err = recv_keys_rec(&b, rd, &rec, payload, len);
+			continue;
+		}
+		if (rec.type == CF_SREC_PROPS)
+			continue;
+		if (!b.started) {
+			/* the first data record (or END): begin */
+			c.encrypted = b.raw.keyrec != NULL;
+			b.started = 1;
+			if (resuming) {
+				/* the interrupted receive, if this stream is
+				 * its rest (resume.c checks) */
+				err = cf_resume_recv_begin(dp, tgt, &begin, bkv,
+				    c.encrypted ? &b.raw : NULL, &r, &pbytes);
+				if (err)
+					break;
+				resumable = 1;
+				/* checked by cf_resume_recv_begin */
+				if (cf_kv_get_u64(bkv, CF_KV_ROOT,
+				    "resume_object", &pobj) != 0 ||
+				    cf_kv_get_u64(bkv, CF_KV_ROOT,
+				    "resume_offset", &poff) != 0)
+					pobj = 1, poff = 0;
+				c.os = dsl_recv_os(r);
+				goto started;
+			}
+			/* a snapshot the target has is not received again */
+			err = cf_recv_check_replay(dp, tgt, b.toguid);
+			if (err)
+				break;
+			err = dsl_recv_begin_raw(dp, tgt, b.fromguid,
+			    flags & CF_RECV_FORCE, b.type,
+			    c.encrypted ? &b.raw : NULL, &r);
 			if (err)
 				break;
 			c.os = dsl_recv_os(r);
-			continue;
+			if ((flags & CF_RECV_RESUMABLE) &&
+			    !(begin.u.begin.incompat & CF_SFEAT_MULTI)) {
+				cf_buf_t info = { 0 };
+				err = cf_resume_info(&begin, bkv, &info);
+				if (!err)
+					err = dsl_recv_set_resumable(r, info.data,
+					    info.len);
+				cf_buf_free(&info);
+				if (err)
+					break;
+				resumable = 1;
+			}
 		}
+started:
 		if (rec.type == CF_SREC_END) {
-			err = dsl_recv_end(r, snap, toguid);
+			if (c.encrypted)
+				err = raw_finish(&c, &b);
+			if (!err)
+				err = dsl_recv_end(r, b.snap, b.toguid);
 			r = NULL;
 			break;
 		}
 		err = apply(&c, &rec, payload, len);
 		if (err)
 			break;
+		if (resumable) {
+			if (rec.type == CF_SREC_WRITE)
+				pbytes += rec.u.write.blk.lsize;
+			cf_resume_point_after(&rec, &pobj, &poff);
+			dsl_recv_note(r, c.txg, pobj, poff, pbytes);
+		}
 	}
-	if (r)
-		dsl_recv_abort(r);
 	if (err == COFFER_EBADSTREAM && !coffer_errdetail()[0])
 		cf_set_errdetail("%s", cf_svreader_error(rd)[0] ?
 		    cf_svreader_error(rd) : "stream truncated");
-	if (info)
-		*info = *cf_svreader_info(rd);
+	if (r) {
+		/* interrupted (the input ended or failed, or the caller
+		 * stopped us), not damaged: keep it for send -t */
+		int interrupted = err == COFFER_EINTR || (watch.ioerr &&
+		    err < 0 && err > -4096) || (watch.eof &&
+		    err == COFFER_EBADSTREAM && strncmp(
+		    cf_svreader_error(rd), "stream truncated", 16) == 0);
+		if (resumable && interrupted) {
+			char keep[512];
+			cf_strlcpy(keep, coffer_errdetail(), sizeof(keep));
+			(void)dsl_recv_suspend(r);
+			cf_set_errdetail("%s%sthe partial receive is kept: "
+			    "'coffer get receive_resume_token %s' gives the "
+			    "token for 'coffer send -t'", keep,
+			    keep[0] ? "; " : "", tgt);
+		} else {
+			dsl_recv_abort(r);
+		}
+	}
+	if (vinfo)
+		*vinfo = *cf_svreader_info(rd);
 	cf_svreader_free(rd);
+	cf_buf_free(&b.keys);
+	free(c.buf);
+	return err;
+}
+
+/* END of a raw encrypted stream: the root gets the sender's MAC. */
+static int raw_finish(rctx_t *c, const rbegin_t *b)
+{
+	cf_tx_t *tx;
+	int err = cf_tx_begin(c->os, 65536, &tx);
+	if (err)
+		return err;
+	err = cf_os_raw_root(c->os, tx, b->raw.mac, b->raw.mac_txg,
+	    b->meta_levels, b->meta_maxblkid);
+	cf_tx_end(tx);
+	if (err == -EINVAL) {
+		cf_set_errdetail("raw_meta_maxblkid %llu does not fit %d "
+		    "levels", (unsigned long long)b->meta_maxblkid,
+		    b->meta_levels);
+		err = COFFER_EBADSTREAM;
+	}
 	return err;
 }

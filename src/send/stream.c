@@ -1031,6 +1031,7 @@ struct cf_stream_writer {
 	cf_fletcher4_ctx_t ctx;
 	uint64_t off, seq;
 	int err;
+	int dry;                /* count only: no checksums, no output */
 };
 
 int cf_stream_writer_new(cf_stream_write_fn fn, void *arg,
@@ -1055,6 +1056,11 @@ void cf_stream_writer_set_sign(cf_stream_writer_t *w, cf_stream_sign_fn fn,
 {
 	w->sign = fn;
 	w->sign_arg = arg;
+}
+
+void cf_stream_writer_set_dry(cf_stream_writer_t *w)
+{
+	w->dry = 1;
 }
 
 void cf_stream_writer_free(cf_stream_writer_t *w)
@@ -1120,6 +1126,8 @@ int cf_stream_write(cf_stream_writer_t *w, cf_stream_rec_t *rec,
 	if (err)
 		return wfail(w, rec, err == -ENOMEM ? err : -EINVAL, why);
 
+	if (w->dry)
+		goto done;
 	memset(rec->cksum, 0, 32);
 	cf_stream_hdr_encode(rec, hdr);
 	hdr_cksum(&w->ctx, hdr, rec->cksum);
@@ -1169,6 +1177,7 @@ int cf_stream_write(cf_stream_writer_t *w, cf_stream_rec_t *rec,
 		    (unsigned long long)w->seq, (unsigned long long)w->off);
 		return err;
 	}
+done:
 	apply(&w->vs, rec, kv);
 	cf_kv_free(kv);
 	w->off += CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);

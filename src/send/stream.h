@@ -342,6 +342,12 @@ int cf_stream_write(cf_stream_writer_t *w, cf_stream_rec_t *rec,
 int cf_stream_write_kv(cf_stream_writer_t *w, cf_stream_rec_t *rec,
     const cf_kv_t *kv) CF_MUST_CHECK;
 /* Bytes written so far; records written so far (the next seq). */
+/*
+ * Dry run (send -n): records are checked and counted as usual, but no
+ * checksum is computed, no signing hook called and nothing written, so
+ * cf_stream_writer_offset gives the size the stream would have.
+ */
+void cf_stream_writer_set_dry(cf_stream_writer_t *w);
 uint64_t cf_stream_writer_offset(const cf_stream_writer_t *w);
 uint64_t cf_stream_writer_records(const cf_stream_writer_t *w);
 

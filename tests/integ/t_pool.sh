@@ -52,10 +52,10 @@ okout coffer pool status -H tank
 contains "$OUT" "$(printf 'tank\tscrub\tfinished\t')"
 okout coffer pool scrub -P tank
 [ -n "$OUT" ] || fail "scrub -P printed no progress"
-printf '%s\n' "$OUT" | grep -qvE '^[0-9]+	[0-9]+$' &&
-	fail "scrub -P lines are not DONE<TAB>TOTAL: $OUT"
+printf '%s\n' "$OUT" | grep -qvE '^[0-9]+	[0-9]+	[0-9]+	[0-9]+$' &&
+	fail "scrub -P lines are not DONE<TAB>TOTAL<TAB>RATE<TAB>ETA: $OUT"
 okout coffer pool scrub --json tank
-printf '%s\n' "$OUT" | grep -qvE '^\{"done":[0-9]+,"total":[0-9]+\}$' &&
+printf '%s\n' "$OUT" | grep -qvE '^\{"done":[0-9]+,"total":[0-9]+,"rate":[0-9]+,"eta":[0-9]+\}$' &&
 	fail "scrub --json lines are not JSON progress: $OUT"
 fails 2 "missing pool name" coffer pool scrub
 fails 1 "cannot open 'nosuch'" coffer pool scrub nosuch
