@@ -205,3 +205,40 @@ ok recv -k dst/p5 <"$T/plain.stream"
 fails 2 "" coffer send -s alice --sign-mode every src/fs@s1
 fails 1 "no key 'nobody'" coffer send -s nobody src/fs@s1
 okout coffer send -s none src/fs@s1
+
+step "signed raw streams of an encrypted dataset, received without its key"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/hexkey"
+ok coffer create -o encryption=on -o keyformat=hex \
+	-o keylocation="file://$T/hexkey" src/enc
+printf 'secret\n' >"$T/s"
+ok coffer put "$T/s" src/enc:/s
+ok coffer snapshot src/enc@e1
+ok coffer send -w -s alice src/enc@e1 >"$T/raw.stream"
+ok recv -s dst/enc <"$T/raw.stream"
+okout coffer get -H -o value keystatus dst/enc
+expect "$OUT" "unavailable"
+ok coffer load-key -L "file://$T/hexkey" dst/enc
+okout coffer cat dst/enc:/s
+expect "$OUT" "secret"
+"$TOOL" list "$T/raw.stream" >"$T/wlist" || fail "list"
+woff=$(awk '$3 == "WRITE" { print $2; exit }' "$T/wlist")
+cp "$T/raw.stream" "$T/x.stream"
+"$TOOL" flip "$T/x.stream" $((woff + 512 + 3)) || fail "flip"
+fails 1 "does not verify" recv -s dst/enc2 <"$T/x.stream"
+fails 1 "no such dataset" coffer list dst/enc2
+
+step "a signed stream cut short resumes, signed again, to the same data"
+ok coffer snapshot src/fs@s4
+ok coffer send -s alice src/fs@s4 >"$T/s4.stream"
+size=$(wc -c <"$T/s4.stream")
+head -c $((size / 2)) "$T/s4.stream" >"$T/cut"
+fails 1 "the partial receive is kept" recv -s --resumable dst/res <"$T/cut"
+okout coffer get -H -o value receive_resume_token dst/res
+tok=$OUT
+case $tok in 1-*) ;; *) fail "no token: $tok" ;; esac
+# the resumed stream must be signed too under -s
+coffer send -t "$tok" >"$T/rest.plain" || fail "send -t"
+fails 1 "not signed" recv -s dst/res <"$T/rest.plain"
+ok coffer send -t "$tok" -s alice >"$T/rest.signed"
+ok recv -s dst/res <"$T/rest.signed"
+coffer cat dst/res:/big | cmp -s - "$T/big" || fail "resumed data differ"
