@@ -409,6 +409,12 @@ int coffer_key_slot_list(coffer_pool_t *pool, const char *ds,
  */
 #define COFFER_SEND_RAW        0x1
 #define COFFER_SEND_COMPRESSED 0x2
+/* One stream of several snapshots: REPLICATE (-R) the dataset and all
+ * its descendants with their properties and every snapshot up to
+ * `snap` (from `from` on, if given); INTERMEDIATE (-I) every snapshot
+ * between `from` and `snap`, not only `snap`. */
+#define COFFER_SEND_REPLICATE    0x4
+#define COFFER_SEND_INTERMEDIATE 0x8
 int coffer_send(coffer_pool_t *pool, const char *snap, const char *from,
     int flags, int fd, coffer_progress_fn progress, void *arg);
 

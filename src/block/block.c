@@ -338,6 +338,30 @@ static void heal(struct cf_spa *spa, const cf_blkptr_t *bp, int i,
 	}
 }
 
+/*
+ * Read the first copy that verifies into raw (asize bytes) and rewrite
+ * the bad copies before it from it.  COFFER_ECORRUPT (counted) when no
+ * copy verifies; an I/O error as is.
+ */
+static int read_good(struct cf_spa *spa, const cf_blkptr_t *bp, uint8_t *raw)
+{
+	int n = cf_bp_ncopies(bp);
+	uint32_t asize = bp->dva[0].asize;
+	int err = COFFER_ECORRUPT, bad[CF_MAX_COPIES], nbad = 0;
+	for (int i = 0; i < n; i++) {
+		if (bp->dva[i].asize != asize)
+			return CF_CORRUPT();
+		err = read_copy(spa, bp, i, raw);
+		if (err == 0) {
+			for (int j = 0; j < nbad; j++)
+				heal(spa, bp, bad[j], raw);
+			return 0;
+		}
+		bad[nbad++] = i;
+	}
+	return err == COFFER_ECORRUPT ? CF_CORRUPT() : err;
+}
+
 int cf_block_read(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
 {
 	return cf_block_read_cs(spa, bp, buf, NULL, 0);
@@ -354,7 +378,6 @@ int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
 	int dnode = enc && (bp->flags & CF_BPF_DNODE);
 	if (enc && !cs && !(dnode && (flags & CF_RD_STRUCT)))
 		return COFFER_ENOKEY;
-	int n = cf_bp_ncopies(bp);
 	uint32_t asize = bp->dva[0].asize;
 	uint8_t *raw;
 	int direct = bp->comp == CF_COMP_OFF && asize == bp->lsize;
@@ -362,24 +385,8 @@ int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
 	raw = direct ? buf : malloc(asize);
 	if (!raw)
 		return -ENOMEM;
-	int err = COFFER_ECORRUPT, good = -1;
-	int bad[CF_MAX_COPIES], nbad = 0;
-	for (int i = 0; i < n; i++) {
-		if (bp->dva[i].asize != asize) {
-			err = CF_CORRUPT();
-			break;
-		}
-		err = read_copy(spa, bp, i, raw);
-		if (err == 0) {
-			good = i;
-			break;
-		}
-		bad[nbad++] = i;
-	}
-	if (good >= 0) {
-		for (int j = 0; j < nbad; j++)
-			heal(spa, bp, bad[j], raw);
-		err = 0;
+	int err = read_good(spa, bp, raw);
+	if (err == 0) {
 		if (enc && !dnode)
 			err = cf_blk_decrypt_data(cs, bp, raw, bp->psize);
 		if (!err && bp->comp != CF_COMP_OFF)
@@ -391,8 +398,6 @@ int cf_block_read_cs(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf,
 			err = cf_blk_decrypt_dnode(cs, bp, buf, bp->lsize);
 		if (err == COFFER_EAUTH)
 			memset(buf, 0, bp->lsize);
-	} else if (err == COFFER_ECORRUPT) {
-		err = CF_CORRUPT();
 	}
 	if (!direct)
 		free(raw);
@@ -403,29 +408,9 @@ int cf_block_read_raw(struct cf_spa *spa, const cf_blkptr_t *bp, void *buf)
 {
 	if (cf_bp_is_hole(bp))
 		return -EINVAL;
-	int n = cf_bp_ncopies(bp);
-	uint32_t asize = bp->dva[0].asize;
-	if (asize < bp->psize)
+	if (bp->dva[0].asize < bp->psize)
 		return CF_CORRUPT();
-	int err = COFFER_ECORRUPT, good = -1;
-	int bad[CF_MAX_COPIES], nbad = 0;
-	for (int i = 0; i < n; i++) {
-		if (bp->dva[i].asize != asize) {
-			err = CF_CORRUPT();
-			break;
-		}
-		err = read_copy(spa, bp, i, buf);
-		if (err == 0) {
-			good = i;
-			break;
-		}
-		bad[nbad++] = i;
-	}
-	if (good < 0)
-		return err == COFFER_ECORRUPT ? CF_CORRUPT() : err;
-	for (int j = 0; j < nbad; j++)
-		heal(spa, bp, bad[j], buf);
-	return 0;
+	return read_good(spa, bp, buf);
 }
 
 int cf_block_write_raw(struct cf_spa *spa, const void *data, uint32_t psize,

@@ -57,7 +57,7 @@ int cmd_send(int argc, char **argv)
 	int signmode = COFFER_SIGN_CHAIN;
 
 	cli_optreset();
-	while ((c = cli_getopt(argc, argv, "i:t:wcnvPs:", lo)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:I:t:wcnvPRs:", lo)) != -1) {
 		switch (c) {
 		case 's': signkey = cli_optarg; break;
 		case 'L': keyloc = cli_optarg; break;
@@ -70,7 +70,15 @@ int cmd_send(int argc, char **argv)
 				return cli_usage("unknown sign mode '%s' (chain "
 				    "or record)", cli_optarg);
 			break;
-		case 'i': from = cli_optarg; break;
+		case 'i':
+		case 'I':
+			if (from)
+				return cli_usage("give one of -i and -I");
+			from = cli_optarg;
+			if (c == 'I')
+				flags |= COFFER_SEND_INTERMEDIATE;
+			break;
+		case 'R': flags |= COFFER_SEND_REPLICATE; break;
 		case 'w': flags |= COFFER_SEND_RAW; break;
 		case 'c': flags |= COFFER_SEND_COMPRESSED; break;
 		case 't': token = cli_optarg; break;
@@ -96,8 +104,8 @@ int cmd_send(int argc, char **argv)
 		if (from)
 			return cli_usage("-t and -i exclude each other");
 		if (flags)
-			return cli_usage("-t takes no -w or -c: the token says "
-			    "how the stream was sent");
+			return cli_usage("-t takes no -w, -c, -R or -I: the "
+			    "token says how the stream was sent");
 		if (coffer_resume_token_info(token, &ri) < 0)
 			return cli_msg("cannot resume: not a valid resume token "
 			    "(see 'coffer get receive_resume_token')");

@@ -107,13 +107,17 @@ static const struct cli_cmd commands[] = {
 	  "roll a dataset back to its most recent snapshot",
 	  "-r            destroy newer snapshots to roll back further" },
 	{ NULL, "send", cmd_send,
-	  "send [-wcnv] [-P | --json] [-i SNAPSHOT] [-s KEY|default|none] "
-	  "[--sign-mode chain|record] [--key-location LOCATION] DATASET@NAME\n"
+	  "send [-wcnvR] [-P | --json] [-i SNAPSHOT | -I SNAPSHOT] "
+	  "[-s KEY|default|none] [--sign-mode chain|record] "
+	  "[--key-location LOCATION] DATASET@NAME\n"
 	  "send [-nv] [-P | --json] [-s KEY|default|none] "
 	  "[--sign-mode chain|record] [--key-location LOCATION] -t TOKEN",
 	  "write a snapshot's replication stream to standard output",
 	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
 	  "              DATASET@NAME) of the same dataset\n"
+	  "-I SNAPSHOT   every snapshot since SNAPSHOT, in one stream\n"
+	  "-R            the dataset and its descendants, with their\n"
+	  "              properties and every snapshot up to NAME\n"
 	  "-w            raw: blocks exactly as stored (an encrypted dataset\n"
 	  "              stays encrypted, with its wrapped keys); no key needed\n"
 	  "-c            compressed blocks stay compressed in the stream\n"

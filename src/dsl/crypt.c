@@ -2122,6 +2122,7 @@ int dsl_crypt_create_raw_sync(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
 	if (err)
 		return err;
 	/* the one ledger entry: the received root, sealed at load-key */
+	ks_free(&ks);           /* the decoded (empty) ledger */
 	ks.ent = calloc(1, sizeof(*ks.ent));
 	if (!ks.ent)
 		err = -ENOMEM;

@@ -77,9 +77,10 @@ typedef struct dsl_recv_raw {
 	uint8_t mac[32];                /* the snapshot's root MAC */
 	uint64_t mac_txg;
 } dsl_recv_raw_t;
+/* volsize: a full stream of a volume (its size is the dataset's). */
 int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
-    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
-    CF_MUST_CHECK;
+    int force, int type, uint64_t volsize, const dsl_recv_raw_t *raw,
+    dsl_recv_t **out) CF_MUST_CHECK;
 cf_objset_t *dsl_recv_os(dsl_recv_t *r);
 int dsl_recv_end(dsl_recv_t *r, const char *snap, uint64_t toguid)
     CF_MUST_CHECK;

@@ -325,11 +325,13 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 int dsl_recv_begin(dsl_pool_t *dp, const char *target, uint64_t fromguid,
     int force, int type, dsl_recv_t **out)
 {
-	return dsl_recv_begin_raw(dp, target, fromguid, force, type, NULL, out);
+	return dsl_recv_begin_raw(dp, target, fromguid, force, type, 0, NULL,
+	    out);
 }
 
 int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
-    int force, int type, const dsl_recv_raw_t *raw, dsl_recv_t **out)
+    int force, int type, uint64_t volsize, const dsl_recv_raw_t *raw,
+    dsl_recv_t **out)
 {
 	int err = dsl_name_check(target, 0);
 	if (err)
@@ -339,7 +341,7 @@ int dsl_recv_begin_raw(dsl_pool_t *dp, const char *target, uint64_t fromguid,
 		return -ENOMEM;
 	r->fromguid = fromguid;
 	err = hidden_name(target, r->hidden, sizeof(r->hidden));
-	struct begin_arg a = { r, type, 0, NULL, force, raw };
+	struct begin_arg a = { r, type, volsize, NULL, force, raw };
 	r->raw = raw != NULL;
 	if (!err && force && fromguid) {
 		/* -F: roll the target back to the stream's base first */
@@ -923,32 +925,12 @@ int dsl_recv_discard(dsl_pool_t *dp, const char *target)
 	return dsl_sync_task(dp, discard_task, (void *)target);
 }
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int names_add(const char *name, void *arg)
-{
-	struct names *l = arg;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 8;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n] = strdup(name);
-	return l->v[l->n++] ? 0 : -ENOMEM;
-}
-
 /* -F: destroy the target's snapshots after the one with guid `guid`, then
  * roll the target back to it. */
 int dsl_recv_rollback_to(dsl_pool_t *dp, const char *target, uint64_t guid)
 {
-	struct names l = { 0 };
-	int err = dsl_snapshots(dp, target, names_add, &l);
+	cf_strv_t l = { 0 };
+	int err = dsl_snapshots(dp, target, cf_strv_add, &l);
 	size_t base = l.n;
 	for (size_t i = 0; i < l.n && !err && base == l.n; i++) {
 		coffer_propval_t v;
@@ -965,8 +947,6 @@ int dsl_recv_rollback_to(dsl_pool_t *dp, const char *target, uint64_t guid)
 		err = dsl_destroy(dp, l.v[i - 1]);
 	if (!err)
 		err = dsl_rollback(dp, l.v[base]);
-	for (size_t i = 0; i < l.n; i++)
-		free(l.v[i]);
-	free(l.v);
+	cf_strv_free(&l);
 	return err;
 }

@@ -756,52 +756,21 @@ int coffer_key_slot_list(coffer_pool_t *p, const char *ds,
 	return dsl_key_slot_list(p->dp, ds, cb, arg);
 }
 
-struct name_list {
-	char **v;
-	size_t n, cap;
-};
-
-static int name_add(const char *name, void *arg)
-{
-	struct name_list *l = arg;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n] = strdup(name);
-	if (!l->v[l->n])
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
-static void name_free(struct name_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static int destroy_rec(coffer_pool_t *p, const char *name)
 {
-	struct name_list kids = { 0 }, snaps = { 0 };
-	int err = dsl_children(p->dp, name, name_add, &kids);
+	cf_strv_t kids = { 0 }, snaps = { 0 };
+	int err = dsl_children(p->dp, name, cf_strv_add, &kids);
 	for (size_t i = 0; i < kids.n && !err; i++)
 		err = destroy_rec(p, kids.v[i]);
 	if (!err)
-		err = dsl_snapshots(p->dp, name, name_add, &snaps);
+		err = dsl_snapshots(p->dp, name, cf_strv_add, &snaps);
 	/* newest first: each destroy then touches only the head's deadlist */
 	for (size_t i = snaps.n; i > 0 && !err; i--)
 		err = dsl_destroy(p->dp, snaps.v[i - 1]);
 	if (!err)
 		err = dsl_destroy(p->dp, name);
-	name_free(&kids);
-	name_free(&snaps);
+	cf_strv_free(&kids);
+	cf_strv_free(&snaps);
 	return err;
 }
 
@@ -843,8 +812,8 @@ int coffer_rollback(coffer_pool_t *p, const char *snapname, int flags)
 		char fs[512];
 		snprintf(fs, sizeof(fs), "%.*s", (int)(at - snapname),
 		    snapname);
-		struct name_list snaps = { 0 };
-		err = dsl_snapshots(p->dp, fs, name_add, &snaps);
+		cf_strv_t snaps = { 0 };
+		err = dsl_snapshots(p->dp, fs, cf_strv_add, &snaps);
 		/* destroy the snapshots after snapname, newest first */
 		size_t idx = snaps.n;
 		for (size_t i = 0; i < snaps.n; i++)
@@ -852,7 +821,7 @@ int coffer_rollback(coffer_pool_t *p, const char *snapname, int flags)
 				idx = i;
 		for (size_t i = snaps.n; i > idx + 1 && !err; i--)
 			err = dsl_destroy(p->dp, snaps.v[i - 1]);
-		name_free(&snaps);
+		cf_strv_free(&snaps);
 		if (err)
 			return err;
 	}
@@ -878,21 +847,21 @@ static int iter_one(struct iter_arg *a, const char *name, int depth)
 			return err;
 	}
 	if (a->types & COFFER_TYPE_SNAPSHOT) {
-		struct name_list snaps = { 0 };
-		err = dsl_snapshots(a->p->dp, name, name_add, &snaps);
+		cf_strv_t snaps = { 0 };
+		err = dsl_snapshots(a->p->dp, name, cf_strv_add, &snaps);
 		for (size_t i = 0; i < snaps.n && !err; i++)
 			err = a->cb(snaps.v[i], COFFER_TYPE_SNAPSHOT, a->arg);
-		name_free(&snaps);
+		cf_strv_free(&snaps);
 		if (err)
 			return err;
 	}
 	if (!(a->flags & COFFER_ITER_RECURSIVE) || depth > 64)
 		return 0;
-	struct name_list kids = { 0 };
-	err = dsl_children(a->p->dp, name, name_add, &kids);
+	cf_strv_t kids = { 0 };
+	err = dsl_children(a->p->dp, name, cf_strv_add, &kids);
 	for (size_t i = 0; i < kids.n && !err; i++)
 		err = iter_one(a, kids.v[i], depth + 1);
-	name_free(&kids);
+	cf_strv_free(&kids);
 	return err;
 }
 
@@ -1227,11 +1196,17 @@ int coffer_send(coffer_pool_t *p, const char *snap, const char *from,
 			cf_set_errdetail("snapshot does not exist");
 		return err;
 	}
-	int f = ((flags & COFFER_SEND_RAW) ? CF_SEND_RAW : 0) |
-	    ((flags & COFFER_SEND_COMPRESSED) ? CF_SEND_COMPRESSED : 0);
+	int f = flags & (COFFER_SEND_RAW | COFFER_SEND_COMPRESSED |
+	    COFFER_SEND_REPLICATE | COFFER_SEND_INTERMEDIATE);
 	return cf_send(p->dp, snap, from, f, cf_stream_fd_write, &fd,
 	    progress, arg);
 }
+
+_Static_assert(COFFER_SEND_RAW == CF_SEND_RAW &&
+    COFFER_SEND_COMPRESSED == CF_SEND_COMPRESSED &&
+    COFFER_SEND_REPLICATE == CF_SEND_REPLICATE &&
+    COFFER_SEND_INTERMEDIATE == CF_SEND_INTERMEDIATE,
+    "send flags are passed through");
 
 int coffer_send_ext(coffer_pool_t *p, const char *snap, const char *from,
     int flags, coffer_send_args_t *a, int fd, coffer_progress_fn progress,

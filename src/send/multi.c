@@ -21,34 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct names {
-	char **v;
-	size_t n, cap;
-} names_t;
-
-static int names_add(const char *name, void *arg)
-{
-	names_t *l = arg;
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n] = strdup(name);
-	return l->v[l->n++] ? 0 : -ENOMEM;
-}
-
-static void names_free(names_t *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
 static int seg_add(cf_sendplan_t *p, const char *to, const char *from)
 {
 	if (p->n == p->cap) {
@@ -68,24 +40,24 @@ static int seg_add(cf_sendplan_t *p, const char *to, const char *from)
 }
 
 /* Datasets of the tree under `name`, parents first. */
-static int tree(dsl_pool_t *dp, const char *name, names_t *out, int depth)
+static int tree(dsl_pool_t *dp, const char *name, cf_strv_t *out, int depth)
 {
 	if (depth > 64)
 		return -ELOOP;
-	int err = names_add(name, out);
-	names_t kids = { 0 };
+	int err = cf_strv_add(name, out);
+	cf_strv_t kids = { 0 };
 	if (!err)
-		err = dsl_children(dp, name, names_add, &kids);
+		err = dsl_children(dp, name, cf_strv_add, &kids);
 	for (size_t i = 0; i < kids.n && !err; i++) {
 		if (strchr(kids.v[i], '%'))
 			continue;       /* a receive's hidden dataset */
 		err = tree(dp, kids.v[i], out, depth + 1);
 	}
-	names_free(&kids);
+	cf_strv_free(&kids);
 	return err;
 }
 
-static ptrdiff_t find_snap(const names_t *snaps, const char *shortname)
+static ptrdiff_t find_snap(const cf_strv_t *snaps, const char *shortname)
 {
 	for (size_t i = 0; i < snaps->n; i++) {
 		const char *at = strchr(snaps->v[i], '@');
@@ -99,16 +71,16 @@ static ptrdiff_t find_snap(const names_t *snaps, const char *shortname)
 static int plan_ds(dsl_pool_t *dp, const char *ds, int top,
     const char *toname, const char *fromname, int flags, cf_sendplan_t *p)
 {
-	names_t snaps = { 0 };
-	int err = dsl_snapshots(dp, ds, names_add, &snaps);
+	cf_strv_t snaps = { 0 };
+	int err = dsl_snapshots(dp, ds, cf_strv_add, &snaps);
 	if (err) {
-		names_free(&snaps);
+		cf_strv_free(&snaps);
 		return err;
 	}
 	ptrdiff_t to = find_snap(&snaps, toname);
 	ptrdiff_t from = fromname ? find_snap(&snaps, fromname) : -1;
 	if (to < 0) {
-		names_free(&snaps);
+		cf_strv_free(&snaps);
 		if (!top)
 			return 0;       /* not in this snapshot's tree */
 		cf_set_errdetail("'%s@%s' does not exist", ds, toname);
@@ -116,13 +88,13 @@ static int plan_ds(dsl_pool_t *dp, const char *ds, int top,
 	}
 	if (fromname && from < 0 && top) {
 		cf_set_errdetail("'%s@%s' does not exist", ds, fromname);
-		names_free(&snaps);
+		cf_strv_free(&snaps);
 		return COFFER_ENODS;
 	}
 	if (from >= to) {
 		cf_set_errdetail("'%s' is not older than '%s'", snaps.v[from],
 		    snaps.v[to]);
-		names_free(&snaps);
+		cf_strv_free(&snaps);
 		return -EINVAL;
 	}
 	if (from >= 0 && !(flags & CF_SEND_INTERMEDIATE)) {
@@ -136,7 +108,7 @@ static int plan_ds(dsl_pool_t *dp, const char *ds, int top,
 			err = seg_add(p, snaps.v[k], k > 0 ? snaps.v[k - 1] :
 			    NULL);
 	}
-	names_free(&snaps);
+	cf_strv_free(&snaps);
 	return err;
 }
 
@@ -164,12 +136,12 @@ int cf_send_plan(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		}
 		fromname = fat + 1;
 	}
-	names_t dss = { 0 };
+	cf_strv_t dss = { 0 };
 	int err = (flags & CF_SEND_REPLICATE) ? tree(dp, p->top, &dss, 0) :
-	    names_add(p->top, &dss);
+	    cf_strv_add(p->top, &dss);
 	for (size_t i = 0; i < dss.n && !err; i++)
 		err = plan_ds(dp, dss.v[i], i == 0, at + 1, fromname, flags, p);
-	names_free(&dss);
+	cf_strv_free(&dss);
 	if (err)
 		cf_sendplan_free(p);
 	return err;

@@ -4,9 +4,10 @@
  * an incremental's base must be the target's latest snapshot).  A signed
  * stream's signatures bind its records to its BEGIN (guids, names); this
  * binds BEGIN to the target: a snapshot the target already has cannot be
- * received again, so an old (signed) stream cannot be replayed, not even
- * with -F, which would otherwise roll the target back over its newer
- * snapshots first.  docs/STREAM.md §5.5.
+ * received again, so an old (signed) incremental cannot be replayed, not
+ * even with -F, which would otherwise roll the target back over its
+ * newer snapshots first.  (A full stream needs a new dataset, so it
+ * cannot be replayed over one.)  docs/STREAM.md §5.6.
  */
 #include "send/send.h"
 

@@ -22,6 +22,7 @@
  */
 #include "send/send.h"
 #include "send/resume.h"
+#include "send/send_multi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ typedef struct sctx {
 	uint64_t done, total;
 	int dry;                        /* send -n: read no data */
 	uint64_t resume_obj, resume_off;        /* send -t: skip before */
+	cf_ssign_t *sign;               /* signed stream (signstream.c) */
 } sctx_t;
 
 static int flush_freeobjects(sctx_t *c)
@@ -357,6 +359,160 @@ int cf_send(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	    progress, parg);
 }
 
+/* The guid, txg and creation time of a snapshot. */
+static int snap_ids(dsl_pool_t *dp, const char *snap, uint64_t *guid,
+    uint64_t *txg, uint64_t *created)
+{
+	int err = prop_u64(dp, snap, "guid", guid);
+	if (!err)
+		err = prop_u64(dp, snap, "createtxg", txg);
+	if (!err && created)
+		err = prop_u64(dp, snap, "creation", created);
+	return err;
+}
+
+/* "@snap" or "fs@snap" of tosnap's dataset, in full. */
+static int from_full(const char *tosnap, const char *fromsnap, char *out,
+    size_t n)
+{
+	const char *at = strchr(tosnap, '@');
+	if (fromsnap[0] == '@')
+		snprintf(out, n, "%.*s%s", (int)(at - tosnap), tosnap,
+		    fromsnap);
+	else
+		cf_strlcpy(out, fromsnap, n);
+	const char *fat = strchr(out, '@');
+	if (!fat || (size_t)(fat - out) != (size_t)(at - tosnap) ||
+	    strncmp(out, tosnap, (size_t)(at - tosnap)) != 0) {
+		cf_set_errdetail("'%s' is not a snapshot of the same dataset "
+		    "as '%s'", fromsnap, tosnap);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * One snapshot: BEGIN (a single-snapshot stream) or SNAPSHOT (a segment
+ * of a multi-snapshot one), then PROPS (-R), KEYS (raw, encrypted), the
+ * changed objects.  fromfull is the base in full, or NULL.
+ */
+static int send_segment(sctx_t *c, dsl_pool_t *dp, const char *tosnap,
+    const char *fromfull, int flags, int multi,
+    const cf_resume_token_t *rs, uint64_t features)
+{
+	uint64_t toguid, totxg, created, fromguid = 0, fromtxg = 0;
+	int err = snap_ids(dp, tosnap, &toguid, &totxg, &created);
+	if (!err && fromfull)
+		err = snap_ids(dp, fromfull, &fromguid, &fromtxg, NULL);
+	if (err)
+		return err;
+	if (fromfull && fromtxg >= totxg) {
+		cf_set_errdetail("'%s' is not older than '%s'", fromfull,
+		    tosnap);
+		return -EINVAL;
+	}
+	cf_objset_t *os;
+	dsl_dataset_t *ds;
+	dsl_rawkeys_t keys;
+	memset(&keys, 0, sizeof(keys));
+	if (flags & CF_SEND_RAW)
+		err = dsl_hold_raw(dp, tosnap, &os, &ds, &keys);
+	else
+		err = dsl_hold(dp, tosnap, &os, &ds);
+	if (err)
+		return err;
+	c->os = os;
+	c->spa = cf_os_spa(os);
+	c->encrypted = keys.encrypted;
+	c->from_txg = fromtxg;
+	c->have_cur = 0;
+	c->cur = 0;
+	c->free_count = 0;
+	cf_kv_t *kv = cf_kv_new();
+	if (!kv)
+		err = -ENOMEM;
+	if (!err)
+		err = cf_kv_add_str(kv, CF_KV_ROOT, "toname", tosnap);
+	if (!err && fromfull)
+		err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname", fromfull);
+	if (!err && c->encrypted)
+		err = raw_begin_kv(kv, os, &keys);
+	if (!err && dsl_ds_type(ds) == COFFER_TYPE_VOLUME)
+		err = cf_kv_add_u64(kv, CF_KV_ROOT, "volsize",
+		    dsl_ds_volsize(ds));
+	if (!err && rs)
+		err = cf_resume_begin_keys(kv, rs);
+	cf_stream_rec_t rec;
+	memset(&rec, 0, sizeof(rec));
+	uint32_t dstype = dsl_ds_type(ds) == COFFER_TYPE_VOLUME ?
+	    CF_STREAM_DS_VOL : CF_STREAM_DS_FS;
+	if (multi) {
+		rec.type = CF_SREC_SNAPSHOT;
+		rec.u.snapshot.fromguid = fromguid;
+		rec.u.snapshot.toguid = toguid;
+		rec.u.snapshot.totxg = totxg;
+		rec.u.snapshot.creation = created;
+		rec.u.snapshot.dstype = dstype;
+	} else {
+		rec.type = CF_SREC_BEGIN;
+		rec.u.begin.version = CF_STREAM_VERSION;
+		if (c->raw)
+			rec.u.begin.incompat |= CF_SFEAT_RAW;
+		else if (c->compressed)
+			rec.u.begin.incompat |= CF_SFEAT_COMPRESSED;
+		if (rs && rec.u.begin.incompat != features) {
+			/* never another stream than the token names */
+			cf_set_errdetail("the token is for a stream with "
+			    "features 0x%llx, which this send cannot produce",
+			    (unsigned long long)features);
+			err = COFFER_ENOTSUP;
+		}
+		if (rs)
+			rec.u.begin.incompat |= CF_SFEAT_RESUMING;
+		if (!err && c->sign)    /* signed: BEGIN's signing keys */
+			err = cf_ssign_begin(c->sign, kv,
+			    &rec.u.begin.incompat);
+		rec.u.begin.fromguid = fromguid;
+		rec.u.begin.toguid = toguid;
+		rec.u.begin.totxg = totxg;
+		rec.u.begin.creation = created;
+		rec.u.begin.dstype = dstype;
+	}
+	if (!err)
+		err = cf_stream_write_kv(c->w, &rec, kv);
+	cf_kv_free(kv);
+	kv = NULL;
+	if (!err && (flags & CF_SEND_REPLICATE)) {
+		/* -R: the dataset's own properties */
+		char dsname[512];
+		int n = 0;
+		cf_strlcpy(dsname, tosnap, sizeof(dsname));
+		*strchr(dsname, '@') = 0;
+		kv = cf_kv_new();
+		err = kv ? cf_send_props(dp, dsname, kv, &n) : -ENOMEM;
+		if (!err && n) {
+			memset(&rec, 0, sizeof(rec));
+			rec.type = CF_SREC_PROPS;
+			err = cf_stream_write_kv(c->w, &rec, kv);
+		}
+		cf_kv_free(kv);
+	}
+	if (!err && c->encrypted)
+		err = s_keys(c, &keys, fromfull == NULL);
+	if (!err)
+		err = cf_os_send_walk_from(os, fromtxg,
+		    c->encrypted ? CF_SW_RAW : 0, c->resume_obj, c->resume_off,
+		    &send_ops, c);
+	if (!err)
+		err = end_object(c);
+	if (!err)
+		err = flush_freeobjects(c);
+	dsl_rawkeys_free(&keys);
+	dsl_rele(dp, ds);
+	c->os = NULL;
+	return err;
+}
+
 int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
     int flags, cf_send_opts_t *o, cf_stream_write_fn fn, void *arg,
     coffer_progress_fn progress, void *parg)
@@ -371,7 +527,8 @@ int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	if (rs) {
 		/* the token's features decide, not the caller's flags: a
 		 * resumed stream repeats the interrupted one's */
-		flags &= ~(CF_SEND_RAW | CF_SEND_COMPRESSED);
+		flags &= ~(CF_SEND_RAW | CF_SEND_COMPRESSED |
+		    CF_SEND_REPLICATE | CF_SEND_INTERMEDIATE);
 		if (features & CF_SFEAT_RAW)
 			flags |= CF_SEND_RAW;
 		if (features & CF_SFEAT_COMPRESSED)
@@ -384,58 +541,25 @@ int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		cf_set_errdetail("'%s' is not a snapshot", tosnap);
 		return COFFER_EBADNAME;
 	}
-	uint64_t toguid, totxg, created, fromguid = 0, fromtxg = 0;
-	int err = prop_u64(dp, tosnap, "guid", &toguid);
-	if (!err)
-		err = prop_u64(dp, tosnap, "createtxg", &totxg);
-	if (!err)
-		err = prop_u64(dp, tosnap, "creation", &created);
-	if (err)
-		return err;
-	char fromfull[512];
-	if (fromsnap) {
-		/* "@snap" or "fs@snap" of the same dataset */
-		if (fromsnap[0] == '@')
-			snprintf(fromfull, sizeof(fromfull), "%.*s%s",
-			    (int)(at - tosnap), tosnap, fromsnap);
-		else
-			cf_strlcpy(fromfull, fromsnap, sizeof(fromfull));
-		const char *fat = strchr(fromfull, '@');
-		if (!fat || (size_t)(fat - fromfull) != (size_t)(at - tosnap) ||
-		    strncmp(fromfull, tosnap, (size_t)(at - tosnap)) != 0) {
-			cf_set_errdetail("'%s' is not a snapshot of the same "
-			    "dataset as '%s'", fromsnap, tosnap);
-			return -EINVAL;
-		}
-		err = prop_u64(dp, fromfull, "guid", &fromguid);
-		if (!err)
-			err = prop_u64(dp, fromfull, "createtxg", &fromtxg);
-		if (err)
-			return err;
-		if (fromtxg >= totxg) {
-			cf_set_errdetail("'%s' is not older than '%s'", fromfull,
-			    tosnap);
-			return -EINVAL;
-		}
+	if ((flags & CF_SEND_INTERMEDIATE) && !fromsnap) {
+		cf_set_errdetail("-I needs a base snapshot");
+		return -EINVAL;
 	}
-	cf_objset_t *os;
-	dsl_dataset_t *ds;
-	dsl_rawkeys_t keys;
-	memset(&keys, 0, sizeof(keys));
-	if (flags & CF_SEND_RAW)
-		err = dsl_hold_raw(dp, tosnap, &os, &ds, &keys);
-	else
-		err = dsl_hold(dp, tosnap, &os, &ds);
+	char fromfull[512];
+	int err = fromsnap ? from_full(tosnap, fromsnap, fromfull,
+	    sizeof(fromfull)) : 0;
+	int multi = (flags & (CF_SEND_REPLICATE | CF_SEND_INTERMEDIATE)) != 0;
+	cf_sendplan_t plan;
+	memset(&plan, 0, sizeof(plan));
+	if (!err && multi)
+		err = cf_send_plan(dp, tosnap, fromsnap ? fromfull : NULL,
+		    flags, &plan);
 	if (err)
 		return err;
 	sctx_t c;
 	memset(&c, 0, sizeof(c));
-	c.os = os;
-	c.spa = cf_os_spa(os);
 	c.raw = (flags & CF_SEND_RAW) != 0;
 	c.compressed = (flags & CF_SEND_COMPRESSED) != 0;
-	c.encrypted = keys.encrypted;
-	c.from_txg = fromtxg;
 	c.progress = progress;
 	c.parg = parg;
 	c.dry = o->dryrun;
@@ -443,66 +567,71 @@ int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		c.resume_obj = rs->object;
 		c.resume_off = rs->offset;
 	}
-	if (o->total)
+	if (o->total) {
 		c.total = o->total;
-	else
+	} else if (multi) {
+		for (size_t i = 0; i < plan.n; i++) {
+			uint64_t v = 0;
+			(void)prop_u64(dp, plan.v[i].to, "referenced", &v);
+			c.total += v;
+		}
+	} else {
 		(void)prop_u64(dp, tosnap, "referenced", &c.total);
+	}
 	c.buf = o->dryrun ? calloc(1, CF_MAX_BLKSZ) : malloc(CF_MAX_BLKSZ);
 	err = c.buf ? cf_stream_writer_new(fn, arg, &c.w) : -ENOMEM;
 	if (!err && o->dryrun)
 		cf_stream_writer_set_dry(c.w);
-	cf_kv_t *kv = err ? NULL : cf_kv_new();
-	if (!err && !kv)
-		err = -ENOMEM;
-	if (!err)
-		err = cf_kv_add_str(kv, CF_KV_ROOT, "toname", tosnap);
-	if (!err && fromsnap)
-		err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname", fromfull);
-	if (!err && c.encrypted)
-		err = raw_begin_kv(kv, os, &keys);
-	if (!err && rs)
-		err = cf_resume_begin_keys(kv, rs);
-	if (!err) {
+	c.sign = o->sign;
+	if (!err && c.sign)
+		cf_stream_writer_set_sign(c.w, cf_ssign_hook, c.sign);
+	if (!err && multi) {
+		/* BEGIN names the whole; each SNAPSHOT one segment */
+		uint64_t toguid, totxg, created;
+		int type;
+		cf_kv_t *kv = cf_kv_new();
+		err = kv ? snap_ids(dp, tosnap, &toguid, &totxg, &created) :
+		    -ENOMEM;
+		if (!err)
+			err = dsl_lookup(dp, plan.top, &type);
+		if (!err)
+			err = cf_kv_add_str(kv, CF_KV_ROOT, "toname", tosnap);
+		uint64_t fromguid = 0, ftxg;
+		if (!err && fromsnap)
+			err = snap_ids(dp, fromfull, &fromguid, &ftxg, NULL);
+		if (!err && fromsnap)
+			err = cf_kv_add_str(kv, CF_KV_ROOT, "fromname",
+			    fromfull);
+		if (!err && (flags & CF_SEND_REPLICATE))
+			err = cf_kv_add_u64(kv, CF_KV_ROOT, "recursive", 1);
+		if (!err && (flags & CF_SEND_INTERMEDIATE))
+			err = cf_kv_add_u64(kv, CF_KV_ROOT, "intermediate", 1);
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
 		rec.type = CF_SREC_BEGIN;
 		rec.u.begin.version = CF_STREAM_VERSION;
-		if (c.raw)
-			rec.u.begin.incompat |= CF_SFEAT_RAW;
-		else if (c.compressed)
-			rec.u.begin.incompat |= CF_SFEAT_COMPRESSED;
-		if (rs && rec.u.begin.incompat != features) {
-			/* never another stream than the token names */
-			cf_set_errdetail("the token is for a stream with "
-			    "features 0x%llx, which this send cannot produce",
-			    (unsigned long long)features);
-			err = COFFER_ENOTSUP;
-		}
-		if (rs)
-			rec.u.begin.incompat |= CF_SFEAT_RESUMING;
-		if (!err && o->sign) {  /* signed: BEGIN's keys, the hook */
-			err = cf_ssign_begin(o->sign, kv, &rec.u.begin.incompat);
-			cf_stream_writer_set_sign(c.w, cf_ssign_hook, o->sign);
-		}
+		rec.u.begin.incompat = CF_SFEAT_MULTI |
+		    (c.raw ? CF_SFEAT_RAW : c.compressed ?
+		    CF_SFEAT_COMPRESSED : 0);
 		rec.u.begin.fromguid = fromguid;
 		rec.u.begin.toguid = toguid;
 		rec.u.begin.totxg = totxg;
 		rec.u.begin.creation = created;
-		rec.u.begin.dstype = dsl_ds_type(ds) == COFFER_TYPE_VOLUME ?
+		rec.u.begin.dstype = type == COFFER_TYPE_VOLUME ?
 		    CF_STREAM_DS_VOL : CF_STREAM_DS_FS;
+		if (!err && c.sign)
+			err = cf_ssign_begin(c.sign, kv, &rec.u.begin.incompat);
 		if (!err)
 			err = cf_stream_write_kv(c.w, &rec, kv);
+		cf_kv_free(kv);
+		for (size_t i = 0; i < plan.n && !err; i++)
+			err = send_segment(&c, dp, plan.v[i].to,
+			    plan.v[i].from[0] ? plan.v[i].from : NULL, flags, 1,
+			    NULL, 0);
+	} else if (!err) {
+		err = send_segment(&c, dp, tosnap, fromsnap ? fromfull : NULL,
+		    flags, 0, rs, features);
 	}
-	if (!err && c.encrypted)
-		err = s_keys(&c, &keys, fromsnap == NULL);
-	if (!err)
-		err = cf_os_send_walk_from(os, fromtxg,
-		    c.encrypted ? CF_SW_RAW : 0, c.resume_obj, c.resume_off,
-		    &send_ops, &c);
-	if (!err)
-		err = end_object(&c);
-	if (!err)
-		err = flush_freeobjects(&c);
 	if (!err) {
 		cf_stream_rec_t rec;
 		memset(&rec, 0, sizeof(rec));
@@ -514,11 +643,9 @@ int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	if (!err && progress && !o->dryrun)
 		(void)progress(o->bytes, o->bytes > c.total ? o->bytes :
 		    c.total, parg);
-	cf_kv_free(kv);
+	cf_sendplan_free(&plan);
 	cf_stream_writer_free(c.w);
 	free(c.buf);
-	dsl_rawkeys_free(&keys);
-	dsl_rele(dp, ds);
 	return err;
 }
 
@@ -732,25 +859,90 @@ static ptrdiff_t watched_read(void *arg, void *buf, size_t len)
  * receive: KEYS comes after BEGIN, and a raw receive needs it to begin. */
 typedef struct rbegin {
 	int started;
+	int inseg;                      /* multi: a SNAPSHOT was seen */
+	int multi;                      /* segments introduced by SNAPSHOT */
+	char top[512];                  /* multi: the dataset sent */
+	char segtarget[512];            /* multi: where this segment goes */
 	char snap[256];
 	uint64_t fromguid, toguid;
 	int type;
+	uint64_t volsize;               /* a volume's, from "volsize" */
+	int have_rawkv;                 /* raw_* keys of BEGIN or SNAPSHOT */
 	cf_buf_t keys;                  /* KEYS payload */
 	uint32_t keyrec_len;
 	dsl_recv_raw_t raw;
 	int meta_levels;
 	uint64_t meta_maxblkid;
+	cf_kv_t *props;                 /* PROPS of this segment */
 } rbegin_t;
+
+/* The raw_* keys of a BEGIN or SNAPSHOT kv, if present. */
+static int raw_kv(rbegin_t *b, const cf_kv_t *kv)
+{
+	const uint8_t *mac;
+	size_t ml;
+	uint64_t txg, levels, maxblkid;
+	b->have_rawkv = 0;
+	if (cf_kv_find(kv, CF_KV_ROOT, "raw_mac") < 0)
+		return 0;
+	if (cf_kv_get_bytes(kv, CF_KV_ROOT, "raw_mac", &mac, &ml) != 0 ||
+	    ml != 32 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_mac_txg", &txg) != 0 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_levels", &levels) != 0 ||
+	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_maxblkid",
+	    &maxblkid) != 0 || levels < 1 || levels > CF_STREAM_MAX_LEVELS) {
+		cf_set_errdetail("raw_mac, raw_mac_txg, raw_meta_levels and "
+		    "raw_meta_maxblkid are not all valid");
+		return COFFER_EBADSTREAM;
+	}
+	memcpy(b->raw.mac, mac, 32);
+	b->raw.mac_txg = txg;
+	b->meta_levels = (int)levels;
+	b->meta_maxblkid = maxblkid;
+	b->have_rawkv = 1;
+	return 0;
+}
+
+/* A new segment (multi): what its SNAPSHOT says. */
+static int recv_snapshot_rec(rbegin_t *b, cf_svreader_t *rd,
+    const cf_stream_rec_t *rec, const char *target)
+{
+	const cf_kv_t *kv = cf_svreader_kv(rd);
+	const char *name = NULL;
+	size_t nl;
+	if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name, &nl) != 0 ||
+	    !strchr(name, '@')) {
+		cf_set_errdetail("SNAPSHOT names no snapshot");
+		return COFFER_EBADSTREAM;
+	}
+	int err = cf_recv_seg_target(target, b->top, name, b->segtarget,
+	    sizeof(b->segtarget));
+	if (err)
+		return err;
+	b->started = 0;
+	cf_strlcpy(b->snap, strchr(name, '@') + 1, sizeof(b->snap));
+	b->toguid = rec->u.snapshot.toguid;
+	b->fromguid = rec->u.snapshot.fromguid;
+	b->type = rec->u.snapshot.dstype == CF_STREAM_DS_VOL ?
+	    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM;
+	if (cf_kv_get_u64(kv, CF_KV_ROOT, "volsize", &b->volsize) != 0)
+		b->volsize = 0;
+	cf_buf_free(&b->keys);
+	memset(&b->raw, 0, sizeof(b->raw));
+	cf_kv_free(b->props);
+	b->props = NULL;
+	return raw_kv(b, kv);
+}
 
 static int recv_begin_rec(rbegin_t *b, cf_svreader_t *rd,
     const cf_stream_rec_t *rec)
 {
-	uint64_t unsup = rec->u.begin.incompat & ~(CF_SFEAT_RAW |
-	    CF_SFEAT_COMPRESSED | CF_SFEAT_RESUMING | CF_SFEAT_SIGNED);
+	uint64_t unsup = rec->u.begin.incompat &
+	    ~(CF_SFEAT_RAW | CF_SFEAT_COMPRESSED | CF_SFEAT_RESUMING |
+	    CF_SFEAT_MULTI | CF_SFEAT_SIGNED);
 	if (unsup) {
-		cf_set_errdetail("stream features 0x%llx (multi-snapshot) "
-		    "are not supported by this receive",
-		    (unsigned long long)unsup);
+		cf_set_errdetail("stream features 0x%llx are not supported by "
+		    "this receive", (unsigned long long)unsup);
 		return COFFER_ENOTSUP;
 	}
 	const char *name = NULL;
@@ -766,26 +958,24 @@ static int recv_begin_rec(rbegin_t *b, cf_svreader_t *rd,
 	b->fromguid = rec->u.begin.fromguid;
 	b->type = rec->u.begin.dstype == CF_STREAM_DS_VOL ?
 	    COFFER_TYPE_VOLUME : COFFER_TYPE_FILESYSTEM;
-	return 0;
+	b->multi = (rec->u.begin.incompat & CF_SFEAT_MULTI) != 0;
+	if (cf_kv_get_u64(kv, CF_KV_ROOT, "volsize", &b->volsize) != 0)
+		b->volsize = 0;
+	if (b->multi)
+		snprintf(b->top, sizeof(b->top), "%.*s",
+		    (int)(strchr(name, '@') - name), name);
+	return b->multi ? 0 : raw_kv(b, kv);
 }
 
 /* KEYS: the raw receive's keys, and the BEGIN keys it needs with them. */
 static int recv_keys_rec(rbegin_t *b, cf_svreader_t *rd,
     const cf_stream_rec_t *rec, const uint8_t *payload, size_t len)
 {
-	const cf_kv_t *kv = cf_svreader_begin_kv(rd);
-	const uint8_t *mac;
-	size_t ml;
-	uint64_t txg, levels, maxblkid;
-	if (cf_kv_get_bytes(kv, CF_KV_ROOT, "raw_mac", &mac, &ml) != 0 ||
-	    ml != 32 ||
-	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_mac_txg", &txg) != 0 ||
-	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_levels", &levels) != 0 ||
-	    cf_kv_get_u64(kv, CF_KV_ROOT, "raw_meta_maxblkid",
-	    &maxblkid) != 0 || levels < 1 || levels > CF_STREAM_MAX_LEVELS) {
-		cf_set_errdetail("a raw encrypted stream without valid "
-		    "raw_mac, raw_mac_txg, raw_meta_levels and "
-		    "raw_meta_maxblkid in BEGIN");
+	(void)rd;
+	if (!b->have_rawkv) {
+		cf_set_errdetail("KEYS without raw_mac, raw_mac_txg, "
+		    "raw_meta_levels and raw_meta_maxblkid in %s",
+		    b->multi ? "its SNAPSHOT" : "BEGIN");
 		return COFFER_EBADSTREAM;
 	}
 	if ((rec->u.keys.flags & CF_SKEYS_ROOT) != (b->fromguid == 0)) {
@@ -797,20 +987,28 @@ static int recv_keys_rec(rbegin_t *b, cf_svreader_t *rd,
 	int err = cf_buf_append(&b->keys, payload, len);
 	if (err)
 		return err;
-	memcpy(b->raw.mac, mac, 32);
-	b->raw.mac_txg = txg;
 	b->raw.keyrec = b->keys.data;
 	b->raw.keyrec_len = rec->u.keys.keyrec_len;
 	if (rec->u.keys.keystore_len) {
 		b->raw.keystore = b->keys.data + rec->u.keys.keyrec_len;
 		b->raw.keystore_len = rec->u.keys.keystore_len;
 	}
-	b->meta_levels = (int)levels;
-	b->meta_maxblkid = maxblkid;
 	return 0;
 }
 
+/* The end of a segment (END, or the next SNAPSHOT): swap it in. */
 static int raw_finish(rctx_t *c, const rbegin_t *b);
+static int seg_end(rctx_t *c, rbegin_t *b, dsl_recv_t **r)
+{
+	int err = c->encrypted ? raw_finish(c, b) : 0;
+	if (!err)
+		err = dsl_recv_end(*r, b->snap, b->toguid);
+	*r = NULL;
+	c->os = NULL;
+	if (!err && b->props)
+		err = cf_recv_props_apply(c->dp, b->segtarget, b->props);
+	return err;
+}
 
 int cf_recv(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg)
@@ -882,15 +1080,35 @@ int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
 			}
 			if (name)
 				cf_strlcpy(name, tgt, namelen);
+			if (b.multi && resuming) {
+				cf_set_errdetail("a multi-snapshot stream "
+				    "cannot resume");
+				err = COFFER_EBADSTREAM;
+			}
+			continue;
+		}
+		if (rec.type == CF_SREC_SNAPSHOT && !b.inseg) {
+			/* the first segment */
+			b.inseg = 1;
+			err = recv_snapshot_rec(&b, rd, &rec, tgt);
 			continue;
 		}
 		if (rec.type == CF_SREC_KEYS) {
 			err = recv_keys_rec(&b, rd, &rec, payload, len);
 			continue;
 		}
-		if (rec.type == CF_SREC_PROPS)
+		if (rec.type == CF_SREC_PROPS) {
+			const cf_kv_t *pk = cf_svreader_kv(rd);
+			err = pk ? cf_recv_props_check(pk) : COFFER_EBADSTREAM;
+			if (!err)
+				err = cf_kv_decode(payload, len, &b.props);
 			continue;
+		}
 		if (!b.started) {
+			if (!b.multi)
+				cf_strlcpy(b.segtarget, tgt,
+				    sizeof(b.segtarget));
+			const char *where = b.segtarget;
 			/* the first data record (or END): begin */
 			c.encrypted = b.raw.keyrec != NULL;
 			b.started = 1;
@@ -911,12 +1129,14 @@ int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
 				c.os = dsl_recv_os(r);
 				goto started;
 			}
-			/* a snapshot the target has is not received again */
-			err = cf_recv_check_replay(dp, tgt, b.toguid);
+			/* a snapshot the target has is not received again
+			 * (a full stream needs a new dataset anyway) */
+			err = b.fromguid ? cf_recv_check_replay(dp, where,
+			    b.toguid) : 0;
 			if (err)
 				break;
-			err = dsl_recv_begin_raw(dp, tgt, b.fromguid,
-			    flags & CF_RECV_FORCE, b.type,
+			err = dsl_recv_begin_raw(dp, where, b.fromguid,
+			    flags & CF_RECV_FORCE, b.type, b.volsize,
 			    c.encrypted ? &b.raw : NULL, &r);
 			if (err)
 				break;
@@ -936,12 +1156,16 @@ int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
 		}
 started:
 		if (rec.type == CF_SREC_END) {
-			if (c.encrypted)
-				err = raw_finish(&c, &b);
-			if (!err)
-				err = dsl_recv_end(r, b.snap, b.toguid);
-			r = NULL;
+			err = seg_end(&c, &b, &r);
 			break;
+		}
+		if (rec.type == CF_SREC_SNAPSHOT) {
+			/* the segment before it is whole (it may have had
+			 * no data records at all) */
+			err = seg_end(&c, &b, &r);
+			if (!err)
+				err = recv_snapshot_rec(&b, rd, &rec, tgt);
+			continue;
 		}
 		err = apply(&c, &rec, payload, len);
 		if (err)
@@ -979,6 +1203,7 @@ started:
 		*vinfo = *cf_svreader_info(rd);
 	cf_svreader_free(rd);
 	cf_buf_free(&b.keys);
+	cf_kv_free(b.props);
 	free(c.buf);
 	return err;
 }

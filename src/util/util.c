@@ -320,6 +320,32 @@ void cf_buf_free(cf_buf_t *b)
 	b->cap = 0;
 }
 
+int cf_strv_add(const char *s, void *arg)
+{
+	cf_strv_t *l = arg;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		char **nv = realloc(l->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n] = strdup(s);
+	if (!l->v[l->n])
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+void cf_strv_free(cf_strv_t *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
 /* ---- strings ----------------------------------------------------------- */
 
 size_t cf_strlcpy(char *dst, const char *src, size_t n)

@@ -139,6 +139,15 @@ int cf_buf_reserve(cf_buf_t *b, size_t extra) CF_MUST_CHECK;
 int cf_buf_append(cf_buf_t *b, const void *p, size_t n) CF_MUST_CHECK;
 void cf_buf_free(cf_buf_t *b);
 
+/* A growable list of strings (names from the dsl's iterators). */
+typedef struct cf_strv {
+	char **v;
+	size_t n, cap;
+} cf_strv_t;
+/* Append a copy of s; arg is a cf_strv_t * (a ready iterator callback). */
+int cf_strv_add(const char *s, void *arg) CF_MUST_CHECK;
+void cf_strv_free(cf_strv_t *l);
+
 /* ---- strings ----------------------------------------------------------- */
 
 /* strlcpy semantics: returns strlen(src); truncates safely. */

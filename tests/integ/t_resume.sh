@@ -210,7 +210,7 @@ token dst/sec
 coffer send -t "$TOKEN" >"$T/rawrest" || fail "send -t of a raw stream"
 grep -q "changed" "$T/rawrest" && fail "plaintext in the resumed raw stream"
 # the token decides: -w or -c are not for -t
-fails 2 "-t takes no -w or -c" coffer send -w -t "$TOKEN"
+fails 2 "-t takes no -w, -c, -R or -I" coffer send -w -t "$TOKEN"
 ok coffer receive dst/sec <"$T/rawrest"
 okout coffer get -H -o value keystatus dst/sec
 expect "$OUT" "unavailable"
