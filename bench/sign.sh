@@ -54,15 +54,32 @@ mkdir -p "$COFFER_HOME"
 cf() { "$COFFER" "$@"; }
 now() { date +%s%N; }
 
-# Run "$@" and append its wall seconds to file $1 (shifted off).
+# CPU seconds (user + system) of finished children so far, from the
+# output of `times` (run in this shell, as bench/run.sh does).
+cpu_parse() {
+	tail -n 1 "$1" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) {
+			split($i, p, "m")
+			sub("s", "", p[2])
+			t += p[1] * 60 + p[2]
+		}
+		print t
+	}'
+}
+# Run "$@"; append "wall-seconds cpu-seconds" to file $1 (shifted off).
 timed() {
 	res=$1
 	shift
+	times >"$T/times0"
 	t0=$(now)
 	"$@"
 	t1=$(now)
-	echo "$t0 $t1" | awk '{ printf "%.6f\n", ($2 - $1) / 1e9 }' >>"$res"
+	times >"$T/times1"
+	echo "$t0 $t1 $(cpu_parse "$T/times0") $(cpu_parse "$T/times1")" |
+	    awk '{ printf "%.6f %.2f\n", ($2 - $1) / 1e9, $4 - $3 }' >>"$res"
 }
+# The run with the median wall time: "wall cpu".
 median() {
 	sort -g "$1" | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'
 }
@@ -122,21 +139,25 @@ echo "method:       median of $REPS, kinds alternating; send to /dev/null," \
 echo "load average: $load0 at the start, $load1 at the end; run took" \
     "$(( $(date +%s) - start )) s"
 echo
-printf '%-28s %10s %10s %8s\n' "test" "seconds" "MB/s" "ratio"
+printf '%-28s %9s %9s %8s %8s\n' "test" "seconds" "MB/s" "ratio" \
+    "cpu s"
 for op in send recv; do
-	base=$(median "$T/$op-unsigned")
+	base=$(median "$T/$op-unsigned" | cut -d' ' -f1)
 	for k in unsigned chain record; do
-		s=$(median "$T/$op-$k")
+		m=$(median "$T/$op-$k")
+		s=${m% *}
+		cpu=${m#* }
 		case $op in send) what="send $k" ;; *) what="receive $k" ;; esac
 		[ "$op" = recv ] && [ "$k" != unsigned ] && what="$what (verified)"
 		awk -v w="$what" -v s="$s" -v b="$base" -v n="$bytes" \
-		    'BEGIN { printf "%-28s %10.3f %10.1f %7.2fx\n", w, s,
-		    n / s / 1e6, b / s }'
+		    -v c="$cpu" 'BEGIN { printf "%-28s %9.3f %9.1f %7.2fx %8.2f\n",
+		    w, s, n / s / 1e6, b / s, c }'
 	done
 done
 echo
 echo "MB = 10^6 bytes of dataset; ratio = unsigned time / this time"
-echo "(1.00x = as fast as unsigned)."
+echo "(1.00x = as fast as unsigned); cpu s = user + system seconds of the"
+echo "median run, all threads."
 if [ -x "$SPEED" ]; then
 	echo
 	echo "codec level (build/bench/sign_speed 256), one thread, no pool:"
