@@ -715,6 +715,9 @@ int cf_svreader_read(cf_svreader_t *v, cf_stream_rec_t *rec,
 		}
 		if (!v->verifying)
 			return 1;       /* unsigned or unverified: as is */
+		if (v->release && v->qn == 0)
+			return 1;       /* covered at once (BEGIN, record mode):
+					   no need to hold a copy */
 		int err = hold(v, rec, *payload, *len);
 		if (err) {
 			v->err = err;
