@@ -596,12 +596,17 @@ void dsl_crypt_fini(dsl_pool_t *dp)
 	}
 }
 
-static void keyring_desc(dsl_pool_t *dp, uint64_t rootguid, char *buf,
+/*
+ * The kernel keyring entry of a root: named by the pool's guid and the
+ * root's dir object, which no other root of the pool shares (a root's
+ * guid would not do: raw-received roots keep their sender's).
+ */
+static void keyring_desc(dsl_pool_t *dp, uint64_t rootdir, char *buf,
     size_t n)
 {
-	snprintf(buf, n, "coffer:%llu:%llu",
+	snprintf(buf, n, "coffer:%llu:d%llu",
 	    (unsigned long long)cf_spa_guid(dp->spa),
-	    (unsigned long long)rootguid);
+	    (unsigned long long)rootdir);
 }
 
 /*
@@ -668,7 +673,7 @@ static dsl_keyroot_t *kroot_from_keyring(dsl_pool_t *dp, uint64_t rootdir)
 	if (root_keystore(dp, rootdir, &ksobj) || ks_load(dp, ksobj, &ks))
 		return NULL;
 	char desc[96], next[104];
-	keyring_desc(dp, ks.guid, desc, sizeof(desc));
+	keyring_desc(dp, rootdir, desc, sizeof(desc));
 	snprintf(next, sizeof(next), "%s:next", desc);
 	uint8_t *kr = cf_secure_alloc(32);
 	dsl_keyroot_t *k = NULL;
@@ -1188,7 +1193,7 @@ int dsl_crypt_create_sync(dsl_pool_t *dp, cf_tx_t *tx, crypt_plan_t *p,
 			pthread_mutex_unlock(&dp->key_lock);
 			/* a new root's key stays loaded, as after load-key */
 			char desc[96];
-			keyring_desc(dp, rec.guid, desc, sizeof(desc));
+			keyring_desc(dp, dirobj, desc, sizeof(desc));
 			if (cf_keyring_store(desc, kr, 32) != 0)
 				cf_log(COFFER_LOG_WARN, "cannot keep the new key "
 				    "in the kernel keyring");
@@ -1251,7 +1256,7 @@ int dsl_crypt_destroy_sync(dsl_pool_t *dp, cf_tx_t *tx, const dirrec_t *r)
 	pthread_mutex_unlock(&dp->key_lock);
 	if (rec.keystore) {
 		char desc[96];
-		keyring_desc(dp, rec.guid, desc, sizeof(desc));
+		keyring_desc(dp, r->encroot, desc, sizeof(desc));
 		cf_keyring_remove(desc);
 		err = cf_obj_free(dp->mos, tx, rec.keystore);
 	}
@@ -1366,7 +1371,7 @@ int dsl_load_key(dsl_pool_t *dp, const char *name, const coffer_key_t *key,
 	if (!err && (flags & COFFER_KEY_PERSIST) &&
 	    !(flags & COFFER_KEY_NOOP)) {
 		char desc[96];
-		keyring_desc(dp, ks.guid, desc, sizeof(desc));
+		keyring_desc(dp, rootdir, desc, sizeof(desc));
 		int r = cf_keyring_store(desc, kr, 32);
 		if (r)
 			cf_log(COFFER_LOG_WARN, "cannot keep the key in the "
@@ -1420,7 +1425,7 @@ int dsl_unload_key(dsl_pool_t *dp, const char *name)
 		return err;
 	dsl_keyroot_t *k = kroot_get(dp, rootdir);
 	char desc[96];
-	keyring_desc(dp, ks.guid, desc, sizeof(desc));
+	keyring_desc(dp, rootdir, desc, sizeof(desc));
 	ks_free(&ks);
 	if (!k) {
 		cf_set_errdetail("key not loaded");
@@ -1467,6 +1472,7 @@ struct keychange {
 	uint8_t *newkr;
 	const char *const *props;
 	uint64_t rootguid;      /* change-key: the root whose key changed */
+	uint64_t rootdir;       /* ... and its dir object */
 	int keyring_was;        /* its key was in the kernel keyring */
 };
 
@@ -1652,6 +1658,7 @@ static int split_root(dsl_pool_t *dp, cf_tx_t *tx, struct keychange *c,
 	pthread_mutex_unlock(&dp->key_lock);
 	/* the new root's key goes to the keyring once this txg is durable */
 	c->rootguid = nk->guid;
+	c->rootdir = dirobj;
 	c->keyring_was = 1;
 	return set_key_props(dp, tx, dirobj, c->props);
 }
@@ -1788,8 +1795,10 @@ static int keychange_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	}
 	/* the kernel keyring learns the new root key only once this txg
 	 * is durable (dsl_change_key): a crash before leaves both old */
-	if (!err && c->op == 1)
+	if (!err && c->op == 1) {
 		c->rootguid = ks.guid;
+		c->rootdir = rootdir;
+	}
 	if (!err && c->op == 1)
 		err = set_key_props(dp, &tx, rootdir, c->props);
 	cf_wipe(&ks, sizeof(ks));
@@ -1823,7 +1832,7 @@ static int keychange(dsl_pool_t *dp, struct keychange *c,
 		if (!e) {
 			char desc[96];
 			uint8_t tmp[32];
-			keyring_desc(dp, ks.guid, desc, sizeof(desc));
+			keyring_desc(dp, rootdir, desc, sizeof(desc));
 			c->keyring_was = cf_keyring_load(desc, tmp, 32) == 0;
 			cf_wipe(tmp, sizeof(tmp));
 			ks_free(&ks);
@@ -1849,7 +1858,7 @@ static int keychange(dsl_pool_t *dp, struct keychange *c,
 			e = ks_load(dp, ksobj, &ks);
 		pthread_rwlock_unlock(&dp->lock);
 		if (!e) {
-			keyring_desc(dp, ks.guid, desc, sizeof(desc));
+			keyring_desc(dp, rootdir, desc, sizeof(desc));
 			snprintf(next, sizeof(next), "%s:next", desc);
 			ks_free(&ks);
 			if (c->keyring_was &&
@@ -1862,7 +1871,7 @@ static int keychange(dsl_pool_t *dp, struct keychange *c,
 	if (!err && c->op == 1 && c->keyring_was && c->rootguid) {
 		/* the txg is durable: now the keyring follows */
 		char d2[96];
-		keyring_desc(dp, c->rootguid, d2, sizeof(d2));
+		keyring_desc(dp, c->rootdir, d2, sizeof(d2));
 		if (cf_keyring_store(d2, c->newkr, 32) != 0)
 			cf_keyring_remove(d2);
 	}
@@ -2024,7 +2033,7 @@ static int forget_dir(dsl_pool_t *dp, uint64_t dirobj, int depth)
 		keyrec_t rec;
 		if (kr_load(dp, r.keyrec, &rec) == 0) {
 			char desc[96];
-			keyring_desc(dp, rec.guid, desc, sizeof(desc));
+			keyring_desc(dp, dirobj, desc, sizeof(desc));
 			cf_keyring_remove(desc);
 		}
 	}

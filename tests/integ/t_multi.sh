@@ -89,6 +89,10 @@ okout coffer get -H -o value encryptionroot dst/raw/sec
 expect "$OUT" "dst/raw/sec"
 ok coffer pool scrub dst
 head -n 1 "$T/pw" | ok coffer load-key dst/raw/sec
+# each encrypted dataset of a raw -R is a root of its own
+okout coffer get -H -o value keystatus dst/raw/sec/child
+expect "$OUT" "unavailable"
+head -n 1 "$T/pw" | ok coffer load-key dst/raw/sec/child
 okout coffer cat dst/raw/sec@a:/f
 contains "$OUT" "file of top/sec:"
 okout coffer cat dst/raw/sec/child:/later
@@ -108,11 +112,12 @@ contains "$OUT" "dst/top/sec/child@c"
 
 step "send -R -w -I: a raw incremental of the tree, keys unloaded"
 ok coffer unload-key dst/raw/sec
+ok coffer unload-key dst/raw/sec/child
 coffer send -R -w -I @b src/top@c | coffer receive dst/raw ||
 	fail "send -R -w -I | receive"
 okout coffer get -H -o value keystatus dst/raw/sec
 expect "$OUT" "unavailable"
-head -n 1 "$T/pw" | ok coffer load-key dst/raw/sec
+head -n 1 "$T/pw" | ok coffer load-key dst/raw/sec/child
 okout coffer cat dst/raw/sec/child@c:/later
 expect "$OUT" "later"
 okout coffer cat dst/raw:/third
@@ -121,3 +126,4 @@ ok coffer pool check dst
 
 step "a multi-snapshot stream that does not fit is refused"
 fails 1 "cannot receive" coffer receive dst/top <"$T/r.stream"
+ok coffer unload-key -a
