@@ -531,8 +531,8 @@ int coffer_signkey_remove(const char *keyring, const char *name);
 /*
  * A key pair opened for signing: `id` as for export.  COFFER_ENOKEY when
  * the key has a passphrase and pass is NULL; COFFER_EWRONGKEY for a
- * wrong one.  The private key stays in locked memory until
- * coffer_signer_close.
+ * wrong one.  The private key stays in OpenSSL's secure heap (locked
+ * when RLIMIT_MEMLOCK allows, wiped on free) until coffer_signer_close.
  */
 typedef struct coffer_signer coffer_signer_t;
 int coffer_signer_open(const char *keyring, const char *id,
