@@ -4,8 +4,9 @@
  * chain, the signed message and the checkpoint schedule byte by byte);
  * this comment is the map.
  *
- *   H_0 = SHA-256("coffer stream chain v1\0" || hdr_0' || payload_0)
- *   H_i = SHA-256(H_{i-1} || hdr_i' || payload_i)            (i >= 1)
+ *   D_i = SHA-256(payload_i)
+ *   H_0 = SHA-256("coffer stream chain v1\0" || hdr_0' || D_0)
+ *   H_i = SHA-256(H_{i-1} || hdr_i' || D_i)                  (i >= 1)
  *   M_i = "coffer stream signature v1\0" || H_i || le64(i) || le64(off_i)
  *
  * hdr' is the 512-byte header with its signature slot (bytes 276..479)
@@ -62,9 +63,9 @@ typedef struct chain {
 				   included */
 } chain_t;
 
-/* Fold record (hdr, payload) into the chain; 0 or -ENOMEM. */
-static int chain_add(chain_t *c, const uint8_t hdr[CF_STREAM_HDR_SIZE],
-    const void *payload, size_t len)
+/* Fold a record into the chain, given its payload's digest D_i. */
+static int chain_fold(chain_t *c, const uint8_t hdr[CF_STREAM_HDR_SIZE],
+    const uint8_t d[32], int slot_zero)
 {
 	uint8_t h[CF_STREAM_HDR_SIZE];
 	cf_sha256_ctx_t *x = cf_sha256_new();
@@ -72,15 +73,28 @@ static int chain_add(chain_t *c, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 	if (!x)
 		return -ENOMEM;
 	memcpy(h, hdr, sizeof(h));
-	memset(h + SLOT_OFF, 0, SLOT_LEN);
+	if (slot_zero)
+		memset(h + SLOT_OFF, 0, SLOT_LEN);
 	if (c->seq == 0)
 		cf_sha256_update(x, CHAIN_DS, sizeof(CHAIN_DS));
 	else
 		cf_sha256_update(x, c->h, 32);
 	cf_sha256_update(x, h, sizeof(h));
-	if (len)
-		cf_sha256_update(x, payload, len);
+	cf_sha256_update(x, d, 32);
 	cf_sha256_final(x, c->h);
+	return 0;
+}
+
+/* Fold record (hdr, payload) into the chain and count it; 0 or -ENOMEM. */
+static int chain_add(chain_t *c, const uint8_t hdr[CF_STREAM_HDR_SIZE],
+    const void *payload, size_t len)
+{
+	uint8_t d[32];
+
+	cf_sha256(len ? payload : "", len, d);
+	int err = chain_fold(c, hdr, d, 1);
+	if (err)
+		return err;
 	c->recs++;
 	c->bytes += CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);
 	return 0;
@@ -116,99 +130,149 @@ static void chain_next(chain_t *c, size_t len, int signed_here)
 /* ---- signer ---------------------------------------------------------------- */
 
 /*
- * In chain mode the hashing runs in a worker thread, so that it overlaps
- * with the rest of send (reading the pool, the codec, writing): the hook
- * copies each record (slot-zeroed header, payload) into one of two
- * buffers and hands a full buffer to the worker, which folds its records
- * into the chain in order.  At a checkpoint the hook hands over what it
- * has, waits until the worker has caught up, and signs the chain head.
- * The chain is the same as chain_add computes (the verifier's), only
- * computed elsewhere.  Record mode hashes inline: a signature per record
- * costs far more than the hash.
+ * In chain mode the hashing runs in worker threads, so that it overlaps
+ * with the rest of send (reading the pool, the codec, writing) and with
+ * itself: the hook copies each record (slot-zeroed header, payload) into
+ * one of SG_NBUF buffers, used in ring order, and queues a full buffer;
+ * SG_WORKERS workers take queued buffers and compute each record's
+ * payload digest D_i.  The fold into the chain (H_i from H_{i-1}, hdr'_i
+ * and D_i: small and sequential) is done by the hook's thread, buffer by
+ * buffer in ring order, as soon as a buffer's digests are done, and
+ * completely at a checkpoint, before it signs.  Record mode hashes
+ * inline: a signature per record costs far more than the hash.
  */
-#define SG_CHUNK (4u << 20)
+#define SG_CHUNK   (4u << 20)
+#define SG_NBUF    4
+#define SG_WORKERS 2
+
+enum { SB_FREE, SB_FILLING, SB_QUEUED, SB_HASHING, SB_DONE };
 
 typedef struct sg_buf {
 	uint8_t *p;
 	size_t len, cap;
+	uint32_t nrec;
+	uint8_t (*dig)[32];     /* D_i of each record */
+	uint32_t digcap;
+	int state;              /* SB_* */
 } sg_buf_t;
 
 struct cf_ssign {
 	const cf_signkey_t *key;
 	int mode;
 	uint64_t interval, bytes;
-	chain_t c;              /* schedule; and the chain in record mode */
-	/* chain mode: the worker and its two buffers */
-	int started;
-	pthread_t th;
+	chain_t c;              /* schedule; the chain in record mode */
+	/* chain mode: the workers and the buffers */
+	int nth;
+	pthread_t th[SG_WORKERS];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	sg_buf_t buf[2];
+	sg_buf_t buf[SG_NBUF];
 	int fill;               /* the buffer the hook fills */
-	int queued[2];          /* handed to the worker, not yet hashed */
+	int fold;               /* the oldest buffer not folded yet */
 	int stop;
-	int werr;               /* the worker's error */
-	chain_t wc;             /* the worker's chain (h, seq) */
+	int werr;               /* a worker's error */
+	chain_t wc;             /* the folded chain (h, seq) */
 };
 
 static void *sg_worker(void *arg)
 {
 	cf_ssign_t *s = arg;
-	int next = 0;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->queued[next] && !s->stop)
+		sg_buf_t *b = NULL;
+		for (int k = 0; k < SG_NBUF && !b; k++) {
+			sg_buf_t *c = &s->buf[(s->fold + k) % SG_NBUF];
+			if (c->state == SB_QUEUED)
+				b = c;
+		}
+		if (!b) {
+			if (s->stop)
+				break;
 			pthread_cond_wait(&s->cv, &s->mu);
-		if (!s->queued[next])
-			break;          /* stopped with nothing left */
+			continue;
+		}
+		b->state = SB_HASHING;
 		pthread_mutex_unlock(&s->mu);
-		sg_buf_t *b = &s->buf[next];
-		int err = 0;
-		for (size_t off = 0; off < b->len && !err; ) {
+		size_t off = 0;
+		for (uint32_t i = 0; i < b->nrec; i++) {
 			uint64_t len = le64_get(b->p + off);
-			err = chain_add(&s->wc, b->p + off + 8,
-			    b->p + off + 8 + CF_STREAM_HDR_SIZE, (size_t)len);
-			s->wc.seq++;
+			cf_sha256(len ? b->p + off + 8 + CF_STREAM_HDR_SIZE : b->p,
+			    (size_t)len, b->dig[i]);
 			off += 8 + CF_STREAM_HDR_SIZE + len;
 		}
 		pthread_mutex_lock(&s->mu);
-		if (err && !s->werr)
-			s->werr = err;
-		s->queued[next] = 0;
-		next ^= 1;
+		b->state = SB_DONE;
 		pthread_cond_broadcast(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
-/* Hand the buffer being filled to the worker; the other one becomes the
- * one to fill once the worker is done with it. */
-static void sg_handoff(cf_ssign_t *s)
+/* Fold done buffers into the chain, oldest first; with wait, until no
+ * buffer is pending.  Called with s->mu held. */
+static int sg_fold(cf_ssign_t *s, int wait)
 {
-	pthread_mutex_lock(&s->mu);
-	if (s->buf[s->fill].len) {
-		s->queued[s->fill] = 1;
-		pthread_cond_broadcast(&s->cv);
-		s->fill ^= 1;
+	for (;;) {
+		sg_buf_t *b = &s->buf[s->fold];
+		if (b->state == SB_FREE || b->state == SB_FILLING)
+			return 0;               /* nothing pending */
+		if (b->state != SB_DONE) {
+			if (!wait)
+				return 0;
+			pthread_cond_wait(&s->cv, &s->mu);
+			continue;
+		}
+		size_t off = 0;
+		for (uint32_t i = 0; i < b->nrec; i++) {
+			uint64_t len = le64_get(b->p + off);
+			int err = chain_fold(&s->wc, b->p + off + 8, b->dig[i], 0);
+			if (err)
+				return err;
+			s->wc.seq++;
+			off += 8 + CF_STREAM_HDR_SIZE + len;
+		}
+		b->len = 0;
+		b->nrec = 0;
+		b->state = SB_FREE;
+		s->fold = (s->fold + 1) % SG_NBUF;
 	}
-	while (s->queued[s->fill])
-		pthread_cond_wait(&s->cv, &s->mu);
-	pthread_mutex_unlock(&s->mu);
-	s->buf[s->fill].len = 0;
 }
 
-/* Wait for the worker to hash everything handed over; its chain head. */
+/* Queue the buffer being filled and take the next one in the ring,
+ * folding (and waiting for) older buffers until it is free. */
+static int sg_handoff(cf_ssign_t *s)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->buf[s->fill].nrec) {
+		s->buf[s->fill].state = SB_QUEUED;
+		pthread_cond_broadcast(&s->cv);
+		s->fill = (s->fill + 1) % SG_NBUF;
+	}
+	while (!err && s->buf[s->fill].state != SB_FREE &&
+	    s->buf[s->fill].state != SB_FILLING) {
+		err = sg_fold(s, 0);
+		if (!err && s->buf[s->fill].state != SB_FREE)
+			pthread_cond_wait(&s->cv, &s->mu);
+	}
+	if (!err)
+		s->buf[s->fill].state = SB_FILLING;
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+/* A checkpoint: everything handed over, hashed and folded; the head. */
 static int sg_sync(cf_ssign_t *s, uint8_t h[32])
 {
-	int err;
+	int err = sg_handoff(s);
 
-	sg_handoff(s);
 	pthread_mutex_lock(&s->mu);
-	while (s->queued[0] || s->queued[1])
-		pthread_cond_wait(&s->cv, &s->mu);
-	err = s->werr;
+	if (!err)
+		err = sg_fold(s, 1);
+	if (!err)
+		err = s->werr;
 	memcpy(h, s->wc.h, 32);
 	pthread_mutex_unlock(&s->mu);
 	return err;
@@ -220,18 +284,28 @@ static int sg_queue(cf_ssign_t *s, const uint8_t *hdr, const void *payload,
 {
 	size_t need = 8 + CF_STREAM_HDR_SIZE + len;
 	sg_buf_t *b = &s->buf[s->fill];
+	int err;
 
-	if (b->len && b->len + need > b->cap) {
-		sg_handoff(s);
+	if (b->nrec && b->len + need > b->cap) {
+		if ((err = sg_handoff(s)) != 0)
+			return err;
 		b = &s->buf[s->fill];
 	}
-	if (need > b->cap) {
-		size_t cap = CF_MAX((size_t)SG_CHUNK, need);
+	if (b->len + need > b->cap) {
+		size_t cap = CF_MAX((size_t)SG_CHUNK, b->len + need);
 		uint8_t *p = realloc(b->p, cap);
 		if (!p)
 			return -ENOMEM;
 		b->p = p;
 		b->cap = cap;
+	}
+	if (b->nrec == b->digcap) {
+		uint32_t n = b->digcap ? b->digcap * 2 : 256;
+		uint8_t (*d)[32] = realloc(b->dig, (size_t)n * 32);
+		if (!d)
+			return -ENOMEM;
+		b->dig = d;
+		b->digcap = n;
 	}
 	uint8_t *d = b->p + b->len;
 	le64_put(d, len);
@@ -240,6 +314,7 @@ static int sg_queue(cf_ssign_t *s, const uint8_t *hdr, const void *payload,
 	if (len)
 		memcpy(d + 8 + CF_STREAM_HDR_SIZE, payload, len);
 	b->len += need;
+	b->nrec++;
 	return 0;
 }
 
@@ -263,13 +338,18 @@ int cf_ssign_new(const cf_signkey_t *key, int mode, uint32_t interval,
 	if (mode == CF_SSIGN_CHAIN) {
 		pthread_mutex_init(&s->mu, NULL);
 		pthread_cond_init(&s->cv, NULL);
-		if (pthread_create(&s->th, NULL, sg_worker, s) != 0) {
+		s->buf[0].state = SB_FILLING;
+		for (int i = 0; i < SG_WORKERS; i++) {
+			if (pthread_create(&s->th[i], NULL, sg_worker, s) != 0)
+				break;
+			s->nth++;
+		}
+		if (s->nth == 0) {
 			pthread_cond_destroy(&s->cv);
 			pthread_mutex_destroy(&s->mu);
 			free(s);
 			return -EAGAIN;
 		}
-		s->started = 1;
 	}
 	*out = s;
 	return 0;
@@ -279,17 +359,20 @@ void cf_ssign_free(cf_ssign_t *s)
 {
 	if (!s)
 		return;
-	if (s->started) {
+	if (s->nth) {
 		pthread_mutex_lock(&s->mu);
 		s->stop = 1;
 		pthread_cond_broadcast(&s->cv);
 		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->th, NULL);
+		for (int i = 0; i < s->nth; i++)
+			pthread_join(s->th[i], NULL);
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
 	}
-	free(s->buf[0].p);
-	free(s->buf[1].p);
+	for (int i = 0; i < SG_NBUF; i++) {
+		free(s->buf[i].p);
+		free(s->buf[i].dig);
+	}
 	cf_wipe(s, sizeof(*s));
 	free(s);
 }

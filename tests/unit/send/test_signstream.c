@@ -541,6 +541,61 @@ static void test_every_byte(void)
 	cf_buf_free(&b);
 }
 
+
+/* The construction of docs/STREAM.md §5.2-5.4, recomputed here from the
+ * stream's bytes alone: every used slot must hold the signature of M_i,
+ * and the slots must be used exactly where the schedule says. */
+static void test_spec_conformance(void)
+{
+	cf_buf_t b = { 0 };
+	size_t offs[128];
+
+	for (int mode = 0; mode < 2; mode++) {
+		gen(&b, mode, 3, 2500, 0, 7, 5);
+		int k = offsets(&b, offs, 128);
+		uint8_t h[32], m[75];
+		uint64_t recs = 0, bytes = 0;
+		int sigs = 0;
+		CHECK(k > 10);
+		for (int i = 0; i < k; i++) {
+			uint8_t hdr[512], d[32];
+			uint64_t plen = le64_get(b.data + offs[i] + 16);
+			memcpy(hdr, b.data + offs[i], 512);
+			memset(hdr + 276, 0, 204);
+			cf_sha256(plen ? b.data + offs[i] + 512 : b.data, plen, d);
+			cf_sha256_ctx_t *x = cf_sha256_new();
+			CHECK(x != NULL);
+			if (i == 0)
+				cf_sha256_update(x, "coffer stream chain v1", 23);
+			else
+				cf_sha256_update(x, h, 32);
+			cf_sha256_update(x, hdr, 512);
+			cf_sha256_update(x, d, 32);
+			cf_sha256_final(x, h);
+			recs++;
+			bytes += 512 + ((plen + 7) & ~7ull);
+			int due = mode == CF_SSIGN_RECORD || i == 0 || i == k - 1 ||
+			    recs >= 3 || bytes >= 2500;
+			uint16_t alg = le16_get(b.data + offs[i] + 276);
+			uint16_t len = le16_get(b.data + offs[i] + 278);
+			CHECK(due == (alg != 0));
+			if (!alg)
+				continue;
+			memcpy(m, "coffer stream signature v1", 27);
+			memcpy(m + 27, h, 32);
+			le64_put(m + 59, (uint64_t)i);
+			le64_put(m + 67, offs[i]);
+			CHECK(alg == CF_SSIG_ED25519 && len == 64);
+			CHECK_OK(cf_signkey_verify(tkey, m, sizeof(m),
+			    b.data + offs[i] + 280, len));
+			recs = bytes = 0;
+			sigs++;
+		}
+		CHECK(sigs >= (mode ? k : 4));
+	}
+	cf_buf_free(&b);
+}
+
 void test_main(void)
 {
 	tkey = sg_test_key();
@@ -549,6 +604,7 @@ void test_main(void)
 		exit(1);
 	}
 	RUN(test_roundtrip_modes);
+	RUN(test_spec_conformance);
 	RUN(test_other_algorithms);
 	RUN(test_attacks);
 	RUN(test_policy);
