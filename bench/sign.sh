@@ -11,7 +11,8 @@
 # beside RFD 14's own ceiling table.
 #
 # Environment: BENCH_SIZE (1G default, 256M, ...; a bare number is MiB),
-# BENCH_REPS (3), BENCH_DIR (/tmp), BENCH_KEEP (1: keep the directory).
+# BENCH_REPS (3), BENCH_DIR (/tmp), BENCH_KEEP (1: keep the directory),
+# BENCH_COLD (1: drop the page cache before each send; root only).
 # Not part of `make test`: nothing here asserts on time.
 set -eu
 
@@ -84,6 +85,20 @@ median() {
 	sort -g "$1" | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'
 }
 
+# BENCH_COLD=1: drop the page cache before each send (as root), so the
+# send reads the pool from the device, as a backup job does
+COLD=${BENCH_COLD:-0}
+if [ "$COLD" = 1 ] && ! (echo 1 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+	echo "bench: BENCH_COLD=1 needs root (/proc/sys/vm/drop_caches)" >&2
+	exit 2
+fi
+cold() {
+	if [ "$COLD" = 1 ]; then
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+	fi
+}
+
 start=$(date +%s)
 load0=$(cut -d' ' -f1 /proc/loadavg)
 POOL_MB=$(( SIZE_MB * 4 + 1024 ))
@@ -115,6 +130,7 @@ i=0
 while [ $i -lt "$REPS" ]; do
 	for k in unsigned chain record; do
 		sync
+		cold
 		timed "$T/send-$k" "send_$k"
 	done
 	for k in unsigned chain record; do
@@ -134,8 +150,10 @@ echo "machine:      $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)"
 echo "data:         $SIZE_MB MiB random in one file (128K records), Ed25519 key"
 echo "streams:      unsigned $(stat -c %s "$T/unsigned.stream"), chain" \
     "$(stat -c %s "$T/chain.stream"), record $(stat -c %s "$T/record.stream") bytes"
+if [ "$COLD" = 1 ]; then cache="sends from a cold page cache"; else
+	cache="page cache warm"; fi
 echo "method:       median of $REPS, kinds alternating; send to /dev/null," \
-    "receive from a file (page cache warm)"
+    "receive from a file ($cache)"
 echo "load average: $load0 at the start, $load1 at the end; run took" \
     "$(( $(date +%s) - start )) s"
 echo

@@ -94,16 +94,31 @@ static void rebuild(cf_buf_t *out, const cf_buf_t *in, size_t a, size_t b,
 		exit(2);
 }
 
+/* Everything main allocates, freed at exit whatever the path out (the
+ * tool runs under LeakSanitizer in the ASan build). */
+static cf_buf_t b, out, other;
+static size_t *o, *oo;
+
+static void release(void)
+{
+	cf_buf_free(&b);
+	cf_buf_free(&out);
+	cf_buf_free(&other);
+	free(o);
+	free(oo);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: stream_tool CMD FILE [ARGS]\n");
 		return 2;
 	}
+	atexit(release);
 	const char *cmd = argv[1], *path = argv[2];
-	cf_buf_t b = load(path), out = { 0 };
+	b = load(path);
 	int k;
-	size_t *o = offsets(&b, &k);
+	o = offsets(&b, &k);
 
 	if (strcmp(cmd, "list") == 0) {
 		for (int i = 0; i < k; i++)
@@ -165,9 +180,9 @@ int main(int argc, char **argv)
 		memcpy(p, argv[4], n);
 		save(path, &b);
 	} else if (strcmp(cmd, "splice") == 0 && argc == 5) {
-		cf_buf_t other = load(argv[3]);
+		other = load(argv[3]);
 		int ok;
-		size_t *oo = offsets(&other, &ok);
+		oo = offsets(&other, &ok);
 		int r = rec_arg(argv[4], k);
 		if (r >= ok)
 			return 2;
