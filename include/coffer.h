@@ -482,6 +482,100 @@ int coffer_receive_named(coffer_pool_t *pool, const char *target, int flags,
  * COFFER_ENODS when there is none; COFFER_EBUSY while it runs. */
 int coffer_receive_abort(coffer_pool_t *pool, const char *target);
 
+
+/* ---- signed streams (RFD 14) ------------------------------------------------ */
+
+/*
+ * The keyring of signing keys: key pairs (ours: they sign) and trusted
+ * public keys (theirs: they verify).  A directory, $COFFER_KEYRING or
+ * else coffer_home() + "/keys", owned by the user and not writable by
+ * others; private keys are mode 0600 PKCS#8 PEM, encrypted when they
+ * have a passphrase.  Anything looser is refused (-EACCES, the detail
+ * says what to fix).  Every function below takes the keyring directory
+ * (NULL: coffer_keyring_dir()).
+ *
+ * Algorithms: "ed25519", "ecdsa-p256", "ecdsa-p384".  Fingerprints:
+ * "SHA256:" and the base64 of SHA-256 over the raw public key.  Key
+ * names: 1..64 of [A-Za-z0-9_.:-], not starting with '.' or '-'.
+ */
+const char *coffer_keyring_dir(void);   /* static string */
+
+typedef struct coffer_signkey_info {
+	char name[65];
+	char alg[16];
+	char fingerprint[52];
+	int has_private;        /* a key pair; else a trusted public key */
+	int encrypted;          /* its private key has a passphrase */
+} coffer_signkey_info_t;
+
+/* A new key pair; pass (may be NULL) protects the private key.  info
+ * may be NULL.  COFFER_EEXIST if the name is taken. */
+int coffer_signkey_generate(const char *keyring, const char *name,
+    const char *alg, const coffer_key_t *pass, coffer_signkey_info_t *info);
+/* Every key in name order; cb returns non-zero to stop. */
+int coffer_signkey_list(const char *keyring,
+    int (*cb)(const coffer_signkey_info_t *info, void *arg), void *arg);
+/* The public key `id` (a name, a fingerprint or "default": the first key
+ * pair in name order) as one line "coffer-ALG BASE64 NAME" (no
+ * newline) in buf. */
+int coffer_signkey_export(const char *keyring, const char *id, char *buf,
+    size_t n);
+/* Trust a public key given as such a line (one trailing newline
+ * allowed); name (may be NULL) renames it.  COFFER_EEXIST when the name
+ * or the key is already in the keyring. */
+int coffer_signkey_trust(const char *keyring, const char *text, size_t len,
+    const char *name, coffer_signkey_info_t *info);
+/* Remove a key (both halves); a private key file is overwritten first. */
+int coffer_signkey_remove(const char *keyring, const char *name);
+
+/*
+ * A key pair opened for signing: `id` as for export.  COFFER_ENOKEY when
+ * the key has a passphrase and pass is NULL; COFFER_EWRONGKEY for a
+ * wrong one.  The private key stays in OpenSSL's secure heap (locked
+ * when RLIMIT_MEMLOCK allows, wiped on free) until coffer_signer_close.
+ */
+typedef struct coffer_signer coffer_signer_t;
+int coffer_signer_open(const char *keyring, const char *id,
+    const coffer_key_t *pass, coffer_signer_t **out);
+int coffer_signer_info(const coffer_signer_t *s, coffer_signkey_info_t *info);
+void coffer_signer_close(coffer_signer_t *s);   /* NULL is ignored */
+
+#define COFFER_SIGN_CHAIN  0    /* hash chain, signatures at checkpoints */
+#define COFFER_SIGN_RECORD 1    /* every record signed (RFD 14 as written) */
+/* coffer_send_ext, signed with `signer` (NULL: unsigned) in `mode`;
+ * the dry run (a->dryrun) counts the signing keys in BEGIN. */
+int coffer_send_signed(coffer_pool_t *pool, const char *snap,
+    const char *from, int flags, coffer_send_args_t *a,
+    const coffer_signer_t *signer, int mode, int fd,
+    coffer_progress_fn progress, void *arg);
+
+/*
+ * Receive flags for signed streams.  Without either, the target's
+ * receive_policy property decides: "signed" acts as COFFER_RECV_SIGNED,
+ * "any" (the default) accepts unsigned streams.  Whatever the flags, a
+ * signed stream whose key is in the keyring is verified, and a signature
+ * that does not verify is an error (COFFER_EAUTH).  A signed stream whose
+ * key is not in the keyring is refused unless COFFER_RECV_UNVERIFIED.
+ */
+#define COFFER_RECV_SIGNED     0x10 /* -s: only streams signed by a
+				       trusted key */
+#define COFFER_RECV_UNVERIFIED 0x20 /* -k: also unsigned streams and
+				       unknown keys, unverified */
+typedef struct coffer_recv_info {
+	int is_signed;
+	int verified;           /* every record was verified before use */
+	char fingerprint[52];   /* of the signing key, when signed */
+	char keyname[65];       /* its name in the keyring, "" if unknown */
+	char mode[8];           /* "chain" or "record", when signed */
+	uint64_t checkpoints;   /* signatures verified */
+} coffer_recv_info_t;
+/* coffer_receive_named with a keyring (NULL: coffer_keyring_dir());
+ * info (may be NULL) says what was verified, also after a failure.
+ * coffer_receive and coffer_receive_named use the default keyring. */
+int coffer_receive_verify(coffer_pool_t *pool, const char *target,
+    int flags, int fd, char *name, size_t namelen, const char *keyring,
+    coffer_recv_info_t *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -335,4 +335,14 @@ int cmd_key_slot_add(int argc, char **argv);
 int cmd_key_slot_remove(int argc, char **argv);
 int cmd_key_slot_list(int argc, char **argv);
 
+/* signing keys (cmd_sign.c) */
+int cmd_key_generate(int argc, char **argv);
+int cmd_key_list(int argc, char **argv);
+int cmd_key_export(int argc, char **argv);
+int cmd_key_trust(int argc, char **argv);
+int cmd_key_remove(int argc, char **argv);
+/* Open key pair `id` for signing, reading its passphrase (from loc, NULL:
+ * prompt) when it has one.  Prints failures; CLI_OK or CLI_FAIL. */
+int cli_signer_open(const char *id, const char *loc, coffer_signer_t **out);
+
 #endif

@@ -47,14 +47,29 @@ int cmd_send(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "sign-mode", required_argument, NULL, 'M' },
+		{ "key-location", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *from = NULL, *token = NULL, *snap = NULL;
+	const char *signkey = NULL, *keyloc = NULL;
 	int c, flags = 0, dry = 0, verbose = 0, mode = CLI_PROG_NONE;
+	int signmode = COFFER_SIGN_CHAIN;
 
 	cli_optreset();
-	while ((c = cli_getopt(argc, argv, "i:I:t:wcnvPR", lo)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:I:t:wcnvPRs:", lo)) != -1) {
 		switch (c) {
+		case 's': signkey = cli_optarg; break;
+		case 'L': keyloc = cli_optarg; break;
+		case 'M':
+			if (strcmp(cli_optarg, "chain") == 0)
+				signmode = COFFER_SIGN_CHAIN;
+			else if (strcmp(cli_optarg, "record") == 0)
+				signmode = COFFER_SIGN_RECORD;
+			else
+				return cli_usage("unknown sign mode '%s' (chain "
+				    "or record)", cli_optarg);
+			break;
 		case 'i':
 		case 'I':
 			if (from)
@@ -76,6 +91,11 @@ int cmd_send(int argc, char **argv)
 	}
 	argc -= cli_optind;
 	argv += cli_optind;
+	if (signkey && strcmp(signkey, "none") == 0)
+		signkey = NULL;
+	if (keyloc && cli_keylocation_check(keyloc) != 0)
+		return cli_usage("bad key location '%s' (use prompt or "
+		    "file:///absolute/path)", keyloc);
 	coffer_resume_info_t ri;
 	if (token) {
 		if (argc)
@@ -106,9 +126,16 @@ int cmd_send(int argc, char **argv)
 	if (!dry && isatty(STDOUT_FILENO))
 		return cli_msg("cannot send '%s': standard output is a "
 		    "terminal (redirect it to a file or a pipe)", snap);
+	/* the signing key first: its passphrase may be asked for */
+	coffer_signer_t *signer = NULL;
+	if (signkey && !dry && cli_signer_open(signkey, keyloc, &signer) !=
+	    CLI_OK)
+		return CLI_FAIL;
 	coffer_pool_t *pool;
-	if (cli_pool(snap, COFFER_OPEN_RDONLY, &pool) < 0)
+	if (cli_pool(snap, COFFER_OPEN_RDONLY, &pool) < 0) {
+		coffer_signer_close(signer);
 		return cli_finish(CLI_FAIL);
+	}
 
 	/* the estimate: for -n, -v and for the progress total */
 	FILE *info = dry ? stdout : stderr;
@@ -118,11 +145,13 @@ int cmd_send(int argc, char **argv)
 	describe(what, sizeof(what), snap, from, token != NULL);
 	coffer_send_args_t est = { token, 1, 0, 0 };
 	if (dry || verbose || mode != CLI_PROG_NONE) {
-		int err = coffer_send_ext(pool, snap, from, flags, &est, -1, NULL,
-		    NULL);
-		if (err < 0)
+		int err = coffer_send_signed(pool, snap, from, flags, &est,
+		    signer, signmode, -1, NULL, NULL);
+		if (err < 0) {
+			coffer_signer_close(signer);
 			return cli_finish(cli_err(err, "cannot send '%s'",
 			    snap));
+		}
 		if (verbose || (dry && mode == CLI_PROG_NONE)) {
 			char sz[32];
 			cli_nicenum(est.bytes, sz, sizeof(sz));
@@ -152,8 +181,10 @@ int cmd_send(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old);
 	coffer_send_args_t a = { token, 0, est.bytes, 0 };
-	int err = coffer_send_ext(pool, snap, from, flags, &a, STDOUT_FILENO,
-	    mode == CLI_PROG_NONE ? NULL : send_progress, &prog);
+	int err = coffer_send_signed(pool, snap, from, flags, &a, signer,
+	    signmode, STDOUT_FILENO, mode == CLI_PROG_NONE ? NULL :
+	    send_progress, &prog);
+	coffer_signer_close(signer);
 	sigaction(SIGINT, &old, NULL);
 	if (mode != CLI_PROG_NONE && err >= 0)
 		cli_progress_update(&prog, a.bytes, a.bytes, 1);
@@ -172,6 +203,18 @@ int cmd_send(int argc, char **argv)
 	return cli_finish(rc);
 }
 
+/* -k: say what was accepted without verification. */
+static void recv_warn(const coffer_recv_info_t *in, int flags)
+{
+	if (in->is_signed && !in->verified)
+		cli_warn("the stream is signed by key %s, which is not in the "
+		    "keyring: received without verifying it",
+		    in->fingerprint);
+	else if (!in->is_signed && (flags & COFFER_RECV_UNVERIFIED))
+		cli_warn("the stream is not signed: received without "
+		    "verification");
+}
+
 int cmd_receive(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -181,9 +224,11 @@ int cmd_receive(int argc, char **argv)
 	int c, flags = 0, abort_partial = 0;
 
 	cli_optreset();
-	while ((c = cli_getopt(argc, argv, "FudeA", lo)) != -1) {
+	while ((c = cli_getopt(argc, argv, "FudeAsk", lo)) != -1) {
 		switch (c) {
 		case 'F': flags |= COFFER_RECV_FORCE; break;
+		case 's': flags |= COFFER_RECV_SIGNED; break;
+		case 'k': flags |= COFFER_RECV_UNVERIFIED; break;
 		case 'u': break;        /* no mounts yet: nothing to skip */
 		case 'd': flags |= COFFER_RECV_DNAME; break;
 		case 'e': flags |= COFFER_RECV_ENAME; break;
@@ -219,11 +264,14 @@ int cmd_receive(int argc, char **argv)
 	if (cli_pool(target, 0, &pool) < 0)
 		return cli_finish(CLI_FAIL);
 	char name[CLI_NAME_MAX] = "";
-	int err = coffer_receive_named(pool, target, flags, STDIN_FILENO,
-	    name, sizeof(name));
+	coffer_recv_info_t info;
+	int err = coffer_receive_verify(pool, target, flags, STDIN_FILENO,
+	    name, sizeof(name), NULL, &info);
 	int rc = CLI_OK;
 	if (err < 0)
 		rc = cli_err(err, "cannot receive into '%s'", name[0] ? name :
 		    target);
+	else
+		recv_warn(&info, flags);
 	return cli_finish(rc);
 }

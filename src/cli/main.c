@@ -108,8 +108,10 @@ static const struct cli_cmd commands[] = {
 	  "-r            destroy newer snapshots to roll back further" },
 	{ NULL, "send", cmd_send,
 	  "send [-wcnvR] [-P | --json] [-i SNAPSHOT | -I SNAPSHOT] "
-	  "DATASET@NAME\n"
-	  "send [-nv] [-P | --json] -t TOKEN",
+	  "[-s KEY|default|none] [--sign-mode chain|record] "
+	  "[--key-location LOCATION] DATASET@NAME\n"
+	  "send [-nv] [-P | --json] [-s KEY|default|none] "
+	  "[--sign-mode chain|record] [--key-location LOCATION] -t TOKEN",
 	  "write a snapshot's replication stream to standard output",
 	  "-i SNAPSHOT   incremental from an earlier snapshot (@NAME or\n"
 	  "              DATASET@NAME) of the same dataset\n"
@@ -124,12 +126,24 @@ static const struct cli_cmd commands[] = {
 	  "-n            dry run: print the estimated size, send nothing\n"
 	  "-v            print the estimated size, and the total at the end\n"
 	  "-P            progress on standard error: DONE TOTAL RATE ETA\n"
-	  "--json        progress as JSON lines on standard error" },
+	  "--json        progress as JSON lines on standard error\n"
+	  "-s KEY        sign with key pair KEY of the keyring (a name, a\n"
+	  "              fingerprint, or default: the first key pair);\n"
+	  "              none: do not sign (the default)\n"
+	  "--sign-mode M chain: a hash chain with signatures at checkpoints\n"
+	  "              (default); record: every record signed\n"
+	  "--key-location LOCATION\n"
+	  "              where the key's passphrase is read (prompt or\n"
+	  "              file:///PATH; default prompt)" },
 	{ NULL, "receive", cmd_receive,
-	  "receive [-Fu] [-d | -e] [--resumable] DATASET\n"
+	  "receive [-Fu] [-s] [-k] [-d | -e] [--resumable] DATASET\n"
 	  "receive -A DATASET",
 	  "apply a replication stream from standard input, atomically",
 	  "-F            roll DATASET back to the stream's base snapshot first\n"
+	  "-s            accept only a stream signed by a trusted key\n"
+	  "-k            also accept unsigned streams and streams signed by\n"
+	  "              keys not in the keyring, unverified (a warning);\n"
+	  "              without -s or -k, receive_policy decides (any|signed)\n"
 	  "-d            receive into DATASET/<sent name without its pool>\n"
 	  "-e            receive into DATASET/<last element of the sent name>\n"
 	  "-u            do not mount (no effect: coffer has no mounts yet)\n"
@@ -204,6 +218,29 @@ static const struct cli_cmd commands[] = {
 	  "-o prop=val   keyformat, keylocation, pbkdf or pbkdf2iters of the\n"
 	  "              new key (repeatable); the new key replaces every\n"
 	  "              key slot" },
+	/* signing keys (signed streams) */
+	{ "key", "generate", cmd_key_generate,
+	  "key generate [--alg ALG] [-p] [-L LOCATION] NAME",
+	  "create a signing key pair in the keyring",
+	  "--alg ALG     ed25519 (default), ecdsa-p256 or ecdsa-p384\n"
+	  "-p            protect the private key with a passphrase (prompt)\n"
+	  "-L LOCATION   read that passphrase from LOCATION (prompt or\n"
+	  "              file:///PATH); implies -p" },
+	{ "key", "list", cmd_key_list,
+	  "key list [-H]",
+	  "list the keyring: name, algorithm, fingerprint, private or trusted",
+	  "-H            scripted: no header, tab-separated" },
+	{ "key", "export", cmd_key_export,
+	  "key export KEY",
+	  "print a public key as one line, for 'key trust' elsewhere", NULL },
+	{ "key", "trust", cmd_key_trust,
+	  "key trust [-n NAME] FILE|-",
+	  "trust a public key (a line printed by 'key export')",
+	  "-n NAME       keep it under NAME instead of the name in the line" },
+	{ "key", "remove", cmd_key_remove,
+	  "key remove NAME...",
+	  "remove keys from the keyring (a private key is overwritten)",
+	  NULL },
 	{ "key-slot", "add", cmd_key_slot_add,
 	  "key-slot add [-o prop=val]... DATASET",
 	  "add a key that also unlocks an encryption root",

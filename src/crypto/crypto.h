@@ -269,4 +269,74 @@ int cf_keyring_store(const char *desc, const void *key, size_t len)
 int cf_keyring_load(const char *desc, void *key, size_t len) CF_MUST_CHECK;
 int cf_keyring_remove(const char *desc);
 
+
+/* ---- signatures (sig.c) ----------------------------------------------- */
+
+/*
+ * Ed25519 and ECDSA on NIST P-256 / P-384 through OpenSSL's EVP_PKEY.
+ * The algorithm numbers are those of the stream's signature slot
+ * (docs/STREAM.md §5): never renumber.  Signatures have a fixed width:
+ * Ed25519's own 64 bytes; ECDSA as r || s, each big-endian and padded to
+ * the curve's size (64 or 96 bytes), converted from and to OpenSSL's DER
+ * with ECDSA_SIG.  ECDSA hashes the message with SHA-256 (P-256) or
+ * SHA-384 (P-384); Ed25519 signs the message itself (pure EdDSA).
+ * Public keys travel raw: Ed25519's 32 bytes, or the uncompressed EC
+ * point (0x04 || x || y: 65 or 97 bytes), which is checked to lie on the
+ * curve.  Private keys travel only as PKCS#8 PEM, encrypted with the
+ * passphrase when there is one (AES-256-CBC, key from PBKDF2 as OpenSSL's
+ * PKCS#5 v2 scheme does).  Private key material lives in OpenSSL's secure
+ * heap (locked, wiped on free), which this file initializes once.
+ */
+#define CF_SIG_ED25519    1
+#define CF_SIG_ECDSA_P256 2
+#define CF_SIG_ECDSA_P384 3
+#define CF_SIG_MAX_LEN    96      /* fixed-width signature bytes */
+#define CF_SIG_MAX_PUB    97      /* raw public key bytes */
+
+/* 64, 64 or 96; -EINVAL for a number that is not an algorithm. */
+int cf_sig_len(int alg);
+/* 32, 65 or 97; -EINVAL likewise. */
+int cf_sig_publen(int alg);
+
+typedef struct cf_sigkey cf_sigkey_t;
+
+/* A new key pair.  0, -EINVAL, -ENOMEM or -EIO. */
+int cf_sigkey_generate(int alg, cf_sigkey_t **out) CF_MUST_CHECK;
+/* A public key from its raw bytes: -EINVAL when they are not a valid key
+ * of alg (wrong length, not on the curve). */
+int cf_sigkey_from_public(int alg, const uint8_t *pub, size_t len,
+    cf_sigkey_t **out) CF_MUST_CHECK;
+/*
+ * A key pair from PKCS#8 PEM (pem need not be NUL-terminated).  pass may
+ * be NULL.  COFFER_ENOKEY when the PEM is encrypted and pass is NULL;
+ * COFFER_EWRONGKEY when the passphrase does not decrypt it;
+ * COFFER_ENOTSUP for another kind of key; -EINVAL for anything else that
+ * is not a private key.
+ */
+int cf_sigkey_from_pem(const uint8_t *pem, size_t len, const uint8_t *pass,
+    size_t plen, cf_sigkey_t **out) CF_MUST_CHECK;
+/* 1 when a PEM text holds an encrypted private key. */
+int cf_sigkey_pem_encrypted(const uint8_t *pem, size_t len);
+/*
+ * The private key as PKCS#8 PEM, encrypted when pass is not NULL.  *out
+ * is cf_secure_alloc memory of *outlen bytes: release it with
+ * cf_secure_free(*out, *outlen).  -EINVAL for a public key.
+ */
+int cf_sigkey_to_pem(const cf_sigkey_t *k, const uint8_t *pass, size_t plen,
+    uint8_t **out, size_t *outlen) CF_MUST_CHECK;
+int cf_sigkey_alg(const cf_sigkey_t *k);
+int cf_sigkey_has_private(const cf_sigkey_t *k);
+/* The raw public key (cf_sig_publen bytes). */
+int cf_sigkey_public(const cf_sigkey_t *k, uint8_t pub[CF_SIG_MAX_PUB],
+    size_t *len) CF_MUST_CHECK;
+/* Sign n bytes: *siglen = cf_sig_len(alg).  0, -EINVAL (no private key),
+ * -ENOMEM or -EIO. */
+int cf_sig_sign(const cf_sigkey_t *k, const void *msg, size_t n,
+    uint8_t sig[CF_SIG_MAX_LEN], size_t *siglen) CF_MUST_CHECK;
+/* 0 when sig is a valid signature of msg by k; COFFER_EAUTH otherwise
+ * (a wrong length included); -ENOMEM or -EIO. */
+int cf_sig_verify(const cf_sigkey_t *k, const void *msg, size_t n,
+    const uint8_t *sig, size_t siglen) CF_MUST_CHECK;
+void cf_sigkey_free(cf_sigkey_t *k);    /* NULL is ignored */
+
 #endif

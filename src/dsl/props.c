@@ -179,6 +179,13 @@ static int valid_keylocation(const cf_propdef_t *d, uint64_t v,
 	return 0;
 }
 
+/* receive_policy: what `coffer receive` accepts without -s or -k */
+static const cf_propindex_t recvpolicy_index[] = {
+	{ "any", 0 },
+	{ "signed", 1 },
+	{ NULL, 0 }
+};
+
 /* ---- the table --------------------------------------------------------- */
 
 #define ALL (COFFER_TYPE_FILESYSTEM | COFFER_TYPE_VOLUME | COFFER_TYPE_SNAPSHOT)
@@ -264,6 +271,9 @@ static const cf_propdef_t props[CF_PROP_NPROPS] = {
 	[CF_PROP_RECEIVE_RESUME_TOKEN] = { "receive_resume_token",
 	    CF_PROP_RECEIVE_RESUME_TOKEN, CF_PTYPE_STRING, CF_PFMT_PLAIN, RO, DS,
 	    0, "-", NULL, NULL, "<token>" },
+	[CF_PROP_RECEIVE_POLICY] = { "receive_policy", CF_PROP_RECEIVE_POLICY,
+	    CF_PTYPE_INDEX, CF_PFMT_PLAIN, CF_PF_INHERIT, DS, 0, "any",
+	    recvpolicy_index, NULL, "any | signed" },
 };
 
 const cf_propdef_t *cf_prop_find(const char *name)

@@ -23,6 +23,7 @@
 #include "fs/fs.h"
 #include "spa/spa.h"
 #include "send/send.h"
+#include "lib/signer.h"
 #include "send/resume.h"
 
 #define ENTER() cf_clear_errdetail()
@@ -1211,12 +1212,24 @@ int coffer_send_ext(coffer_pool_t *p, const char *snap, const char *from,
     int flags, coffer_send_args_t *a, int fd, coffer_progress_fn progress,
     void *arg)
 {
+	return coffer_send_signed(p, snap, from, flags, a, NULL, 0, fd,
+	    progress, arg);
+}
+
+int coffer_send_signed(coffer_pool_t *p, const char *snap, const char *from,
+    int flags, coffer_send_args_t *a, const coffer_signer_t *signer,
+    int mode, int fd, coffer_progress_fn progress, void *arg)
+{
 	ENTER();
 	cf_send_opts_t o;
 	memset(&o, 0, sizeof(o));
 	o.dryrun = a->dryrun;
 	o.total = a->total;
 	int err;
+	if (signer && (err = cf_ssign_new(cf_lib_signer_key(signer),
+	    mode == COFFER_SIGN_RECORD ? CF_SSIGN_RECORD : CF_SSIGN_CHAIN, 0,
+	    0, &o.sign)) != 0)
+		return err;
 	if (a->token) {
 		err = cf_send_resume(p->dp, a->token, flags, &o,
 		    cf_stream_fd_write, &fd, progress, arg);
@@ -1229,6 +1242,7 @@ int coffer_send_ext(coffer_pool_t *p, const char *snap, const char *from,
 			    cf_stream_fd_write, &fd, progress, arg);
 	}
 	a->bytes = o.bytes;
+	cf_ssign_free(o.sign);
 	return err;
 }
 
@@ -1262,6 +1276,14 @@ int coffer_receive(coffer_pool_t *p, const char *target, int flags, int fd)
 int coffer_receive_named(coffer_pool_t *p, const char *target, int flags,
     int fd, char *name, size_t namelen)
 {
+	return coffer_receive_verify(p, target, flags, fd, name, namelen, NULL,
+	    NULL);
+}
+
+int coffer_receive_verify(coffer_pool_t *p, const char *target, int flags,
+    int fd, char *name, size_t namelen, const char *keyring,
+    coffer_recv_info_t *info)
+{
 	ENTER();
 	int f = 0;
 	if (flags & COFFER_RECV_FORCE)
@@ -1276,8 +1298,34 @@ int coffer_receive_named(coffer_pool_t *p, const char *target, int flags,
 		cf_set_errdetail("-d and -e exclude each other");
 		return -EINVAL;
 	}
-	return cf_recv_named(p->dp, target, f, cf_stream_fd_read, &fd, name,
-	    namelen);
+	/* signatures: -s, -k, else the target's receive_policy */
+	cf_sverify_opts_t vo;
+	cf_sverify_info_t vi;
+	memset(&vo, 0, sizeof(vo));
+	memset(&vi, 0, sizeof(vi));
+	vo.keyring = cf_lib_keyring(keyring);
+	vo.require_signed = (flags & COFFER_RECV_SIGNED) != 0;
+	vo.accept_unverified = (flags & COFFER_RECV_UNVERIFIED) != 0;
+	int err = 0;
+	if (!(flags & (COFFER_RECV_SIGNED | COFFER_RECV_UNVERIFIED)))
+		err = cf_recv_policy(p->dp, target, &vo.require_signed);
+	if (!err)
+		err = cf_recv_verify(p->dp, target, f, cf_stream_fd_read, &fd,
+		    name, namelen, &vo, &vi);
+	if (info) {
+		memset(info, 0, sizeof(*info));
+		info->is_signed = vi.is_signed;
+		info->verified = vi.verified;
+		info->checkpoints = vi.checkpoints;
+		if (vi.is_signed) {
+			cf_sign_fp_format(vi.fp, info->fingerprint,
+			    sizeof(info->fingerprint));
+			cf_strlcpy(info->mode, vi.mode == CF_SSIGN_RECORD ?
+			    "record" : "chain", sizeof(info->mode));
+		}
+		cf_strlcpy(info->keyname, vi.keyname, sizeof(info->keyname));
+	}
+	return err;
 }
 
 int coffer_receive_abort(coffer_pool_t *p, const char *target)

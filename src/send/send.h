@@ -8,6 +8,7 @@
 
 #include "send/stream.h"
 #include "dsl/dsl.h"
+#include "send/signstream.h"
 
 /*
  * Write the stream of snapshot `tosnap` (full, or incremental from
@@ -34,6 +35,7 @@ typedef struct cf_send_opts {
 	int dryrun;
 	uint64_t total;                 /* progress total; 0: referenced */
 	const struct cf_resume_token *resume;
+	cf_ssign_t *sign;               /* signed (signstream.h); NULL: not */
 	uint64_t bytes;                 /* out */
 } cf_send_opts_t;
 int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
@@ -62,6 +64,28 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg) CF_MUST_CHECK;
 int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg, char *name, size_t namelen)
+    CF_MUST_CHECK;
+/*
+ * cf_recv_named through the verifying reader with vo (signstream.h;
+ * NULL: no key trusted, every stream accepted unverified); info (may be
+ * NULL) receives what was verified.
+ */
+int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
+    cf_stream_read_fn fn, void *arg, char *name, size_t namelen,
+    const cf_sverify_opts_t *vo, cf_sverify_info_t *info) CF_MUST_CHECK;
+/*
+ * Replay binding (recvbind.c): refuse a stream whose snapshot (toguid)
+ * the target already has, so that an old stream cannot be received
+ * again, e.g. with -F over newer snapshots.  COFFER_EEXIST.
+ */
+int cf_recv_check_replay(dsl_pool_t *dp, const char *target,
+    uint64_t toguid) CF_MUST_CHECK;
+/*
+ * The receive_policy property (any | signed) that applies to target: its
+ * own, or its nearest existing parent's (inherited from the pool's root
+ * dataset by default).  *require_signed is 1 for "signed".
+ */
+int cf_recv_policy(dsl_pool_t *dp, const char *target, int *require_signed)
     CF_MUST_CHECK;
 /* receive -d/-e: the dataset for a stream of `toname` (target.c). */
 int cf_recv_target(dsl_pool_t *dp, const char *base, const char *toname,

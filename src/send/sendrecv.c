@@ -53,6 +53,7 @@ typedef struct sctx {
 	uint64_t done, total;
 	int dry;                        /* send -n: read no data */
 	uint64_t resume_obj, resume_off;        /* send -t: skip before */
+	cf_ssign_t *sign;               /* signed stream (signstream.c) */
 } sctx_t;
 
 static int flush_freeobjects(sctx_t *c)
@@ -468,6 +469,9 @@ static int send_segment(sctx_t *c, dsl_pool_t *dp, const char *tosnap,
 		}
 		if (rs)
 			rec.u.begin.incompat |= CF_SFEAT_RESUMING;
+		if (!err && c->sign)    /* signed: BEGIN's signing keys */
+			err = cf_ssign_begin(c->sign, kv,
+			    &rec.u.begin.incompat);
 		rec.u.begin.fromguid = fromguid;
 		rec.u.begin.toguid = toguid;
 		rec.u.begin.totxg = totxg;
@@ -578,6 +582,9 @@ int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 	err = c.buf ? cf_stream_writer_new(fn, arg, &c.w) : -ENOMEM;
 	if (!err && o->dryrun)
 		cf_stream_writer_set_dry(c.w);
+	c.sign = o->sign;
+	if (!err && c.sign)
+		cf_stream_writer_set_sign(c.w, cf_ssign_hook, c.sign);
 	if (!err && multi) {
 		/* BEGIN names the whole; each SNAPSHOT one segment */
 		uint64_t toguid, totxg, created;
@@ -612,6 +619,8 @@ int cf_send_opts(dsl_pool_t *dp, const char *tosnap, const char *fromsnap,
 		rec.u.begin.creation = created;
 		rec.u.begin.dstype = type == COFFER_TYPE_VOLUME ?
 		    CF_STREAM_DS_VOL : CF_STREAM_DS_FS;
+		if (!err && c.sign)
+			err = cf_ssign_begin(c.sign, kv, &rec.u.begin.incompat);
 		if (!err)
 			err = cf_stream_write_kv(c.w, &rec, kv);
 		cf_kv_free(kv);
@@ -895,10 +904,10 @@ static int raw_kv(rbegin_t *b, const cf_kv_t *kv)
 }
 
 /* A new segment (multi): what its SNAPSHOT says. */
-static int recv_snapshot_rec(rbegin_t *b, cf_stream_reader_t *rd,
+static int recv_snapshot_rec(rbegin_t *b, cf_svreader_t *rd,
     const cf_stream_rec_t *rec, const char *target)
 {
-	const cf_kv_t *kv = cf_stream_reader_kv(rd);
+	const cf_kv_t *kv = cf_svreader_kv(rd);
 	const char *name = NULL;
 	size_t nl;
 	if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name, &nl) != 0 ||
@@ -925,20 +934,20 @@ static int recv_snapshot_rec(rbegin_t *b, cf_stream_reader_t *rd,
 	return raw_kv(b, kv);
 }
 
-static int recv_begin_rec(rbegin_t *b, cf_stream_reader_t *rd,
+static int recv_begin_rec(rbegin_t *b, cf_svreader_t *rd,
     const cf_stream_rec_t *rec)
 {
 	uint64_t unsup = rec->u.begin.incompat &
 	    ~(CF_SFEAT_RAW | CF_SFEAT_COMPRESSED | CF_SFEAT_RESUMING |
-	    CF_SFEAT_MULTI);
+	    CF_SFEAT_MULTI | CF_SFEAT_SIGNED);
 	if (unsup) {
-		cf_set_errdetail("stream features 0x%llx (signed) are not "
-		    "supported by this receive", (unsigned long long)unsup);
+		cf_set_errdetail("stream features 0x%llx are not supported by "
+		    "this receive", (unsigned long long)unsup);
 		return COFFER_ENOTSUP;
 	}
 	const char *name = NULL;
 	size_t nl;
-	const cf_kv_t *kv = cf_stream_reader_begin_kv(rd);
+	const cf_kv_t *kv = cf_svreader_begin_kv(rd);
 	if (!kv || cf_kv_get_str(kv, CF_KV_ROOT, "toname", &name, &nl) != 0 ||
 	    !strchr(name, '@')) {
 		cf_set_errdetail("the stream names no snapshot");
@@ -959,7 +968,7 @@ static int recv_begin_rec(rbegin_t *b, cf_stream_reader_t *rd,
 }
 
 /* KEYS: the raw receive's keys, and the BEGIN keys it needs with them. */
-static int recv_keys_rec(rbegin_t *b, cf_stream_reader_t *rd,
+static int recv_keys_rec(rbegin_t *b, cf_svreader_t *rd,
     const cf_stream_rec_t *rec, const uint8_t *payload, size_t len)
 {
 	(void)rd;
@@ -1011,9 +1020,21 @@ int cf_recv(dsl_pool_t *dp, const char *target, int flags,
 int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
     cf_stream_read_fn fn, void *arg, char *name, size_t namelen)
 {
-	cf_stream_reader_t *rd;
+	return cf_recv_verify(dp, target, flags, fn, arg, name, namelen, NULL,
+	    NULL);
+}
+
+int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
+    cf_stream_read_fn fn, void *arg, char *name, size_t namelen,
+    const cf_sverify_opts_t *vo, cf_sverify_info_t *vinfo)
+{
+	/* records come through the verifying reader (signstream.c): held
+	 * back until a signature covers them; unsigned streams pass as is */
+	cf_sverify_opts_t legacy = { .accept_unverified = 1 };
+	cf_svreader_t *rd;
 	rwatch_t watch = { fn, arg, 0, 0 };
-	int err = cf_stream_reader_new(watched_read, &watch, NULL, &rd);
+	int err = cf_svreader_new(watched_read, &watch, NULL,
+	    vo ? vo : &legacy, &rd);
 	if (err)
 		return err;
 	cf_stream_rec_t rec;
@@ -1040,7 +1061,7 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 	int applying = 0, at_begin = 0;
 	while (!err) {
 		applying = 0;
-		int n = cf_stream_read(rd, &rec, &payload, &len);
+		int n = cf_svreader_read(rd, &rec, &payload, &len);
 		if (n < 0) {
 			err = n;
 			break;
@@ -1062,7 +1083,7 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 			if (err)
 				break;
 			begin = rec;
-			bkv = cf_stream_reader_begin_kv(rd);
+			bkv = cf_svreader_begin_kv(rd);
 			resuming = (rec.u.begin.incompat &
 			    CF_SFEAT_RESUMING) != 0;
 			if (flags & (CF_RECV_DNAME | CF_RECV_ENAME)) {
@@ -1094,7 +1115,7 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 			continue;
 		}
 		if (rec.type == CF_SREC_PROPS) {
-			const cf_kv_t *pk = cf_stream_reader_kv(rd);
+			const cf_kv_t *pk = cf_svreader_kv(rd);
 			err = pk ? cf_recv_props_check(pk) : COFFER_EBADSTREAM;
 			if (!err)
 				err = cf_kv_decode(payload, len, &b.props);
@@ -1127,6 +1148,12 @@ int cf_recv_named(dsl_pool_t *dp, const char *target, int flags,
 				at_begin = 0;
 				goto started;
 			}
+			/* a snapshot the target has is not received again
+			 * (a full stream needs a new dataset anyway) */
+			err = b.fromguid ? cf_recv_check_replay(dp, where,
+			    b.toguid) : 0;
+			if (err)
+				break;
 			err = dsl_recv_begin_raw(dp, where, b.fromguid,
 			    flags & CF_RECV_FORCE, b.type, b.volsize,
 			    c.encrypted ? &b.raw : NULL, &r);
@@ -1186,15 +1213,15 @@ started:
 			    (unsigned long long)rec_off, why);
 	}
 	if (err == COFFER_EBADSTREAM && !coffer_errdetail()[0])
-		cf_set_errdetail("%s", cf_stream_reader_error(rd)[0] ?
-		    cf_stream_reader_error(rd) : "stream truncated");
+		cf_set_errdetail("%s", cf_svreader_error(rd)[0] ?
+		    cf_svreader_error(rd) : "stream truncated");
 	if (r) {
 		/* interrupted (the input ended or failed, or the caller
 		 * stopped us), not damaged: keep it for send -t */
 		int interrupted = err == COFFER_EINTR || (watch.ioerr &&
 		    err < 0 && err > -4096) || (watch.eof &&
 		    err == COFFER_EBADSTREAM && strncmp(
-		    cf_stream_reader_error(rd), "stream truncated", 16) == 0);
+		    cf_svreader_error(rd), "stream truncated", 16) == 0);
 		if (resumable && interrupted) {
 			char keep[512];
 			cf_strlcpy(keep, coffer_errdetail(), sizeof(keep));
@@ -1211,7 +1238,9 @@ started:
 			cf_set_errdetail("%s", keep);
 		}
 	}
-	cf_stream_reader_free(rd);
+	if (vinfo)
+		*vinfo = *cf_svreader_info(rd);
+	cf_svreader_free(rd);
 	cf_buf_free(&b.keys);
 	cf_kv_free(b.props);
 	free(c.buf);

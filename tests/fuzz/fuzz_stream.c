@@ -15,6 +15,18 @@
  *   3  like 1, read with a verify hook that refuses every third record
  *      and a small max_payload (the hook and limit paths).
  *
+ * Signed streams: in modes 1 and 3, a stream whose BEGIN has the signed
+ * feature is also read through the verifying reader (signstream.c) with
+ * a fixed test key trusted (the key of tests/unit/send/streamgen.c, whose
+ * signed seeds it signs).  The fixup makes mutations reach the signature
+ * checks, the chain and the hold limits (mode 3: a
+ * hold of 8 records; another bit of the first byte chooses whether
+ * unknown keys are accepted).
+ * Findings there: an error other than EBADSTREAM, ENOTSUP, ENOMEM or
+ * EAUTH, or without a message; a record released that no verified
+ * signature covers; a verified stream whose records differ from what
+ * the plain reader returns.
+ *
  * Findings (abort): an error code other than EBADSTREAM, ENOTSUP or
  * ENOMEM, or an error without a message; and, whenever a stream is
  * accepted whole, the canonical-encoding property: writing the records
@@ -23,9 +35,11 @@
  * accepts everything the reader does).  A kv that decodes must encode to
  * the same bytes.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "send/signstream.h"
 #include "send/stream.h"
 #include "fuzz.h"
 
@@ -134,6 +148,83 @@ static void run_stream(const uint8_t *p, size_t n, size_t chunk, int hook)
 	cf_stream_reader_free(r);
 }
 
+/* The test key pair of tests/unit/send/streamgen.c (public knowledge). */
+static const char test_key_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIMlEG5jHO8YSAeMXlmDUgqassp2z1hCnV8AI4QN3Jyup\n"
+    "-----END PRIVATE KEY-----\n";
+static cf_signkey_t *test_key;
+
+static const cf_signkey_t *get_key(void)
+{
+	cf_sigkey_t *sk;
+
+	if (!test_key && cf_sigkey_from_pem((const uint8_t *)test_key_pem,
+	    sizeof(test_key_pem) - 1, NULL, 0, &sk) == 0 &&
+	    cf_sign_wrap(sk, "test", &test_key) != 0)
+		test_key = NULL;
+	if (!test_key)
+		abort();
+	return test_key;
+}
+
+/* Read p through the verifying reader and the plain one side by side. */
+static void run_signed(const uint8_t *p, size_t n, size_t chunk, int small,
+    int accept)
+{
+	const cf_signkey_t *keys[1] = { get_key() };
+	cf_sverify_opts_t o = { 0 };
+	src_t s = { p, n, 0, chunk }, s2 = { p, n, 0, 0 };
+	cf_svreader_t *v;
+	cf_stream_reader_t *r;
+	int rc, rc2 = 1;
+
+	o.keys = keys;
+	o.nkeys = 1;
+	o.require_signed = 1;
+	o.accept_unverified = accept;
+	if (small)
+		o.max_records = 8;      /* the hold limit and schedule check */
+	if (cf_svreader_new(src_read, &s, NULL, &o, &v) != 0)
+		return;
+	if (cf_stream_reader_new(src_read, &s2, NULL, &r) != 0) {
+		cf_svreader_free(v);
+		return;
+	}
+	for (;;) {
+		cf_stream_rec_t rec, rec2;
+		const uint8_t *pl, *pl2;
+		size_t len, len2;
+
+		rc = cf_svreader_read(v, &rec, &pl, &len);
+		if (rc <= 0)
+			break;
+		const cf_sverify_info_t *in = cf_svreader_info(v);
+		/* nothing is released before a signature covers it */
+		if (in->verified && (in->checkpoints == 0 ||
+		    rec.seq > in->covered_seq))
+			abort();
+		/* the same records as the plain reader, in order */
+		rc2 = cf_stream_read(r, &rec2, &pl2, &len2);
+		if (rc2 != 1 || rec.seq != rec2.seq || rec.type != rec2.type ||
+		    len != len2 || (len && memcmp(pl, pl2, len) != 0))
+			abort();
+	}
+	if (rc < 0) {
+		if (rc != COFFER_EBADSTREAM && rc != COFFER_ENOTSUP &&
+		    rc != -ENOMEM && rc != COFFER_EAUTH)
+			abort();
+		if (cf_svreader_error(v)[0] == 0)
+			abort();
+	}
+	if (getenv("FUZZ_DEBUG"))
+		fprintf(stderr, "signed: rc %d verified %d cps %llu: %s\n", rc,
+		    cf_svreader_info(v)->verified, (unsigned long long)
+		    cf_svreader_info(v)->checkpoints, cf_svreader_error(v));
+	cf_stream_reader_free(r);
+	cf_svreader_free(v);
+}
+
 static void run_kv(const uint8_t *p, size_t n)
 {
 	cf_kv_t *kv = NULL;
@@ -175,6 +266,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(copy, p, n);
 		cf_stream_fixup(copy, n);
 		run_stream(copy, n, chunk, mode == 3);
+		if (n >= CF_STREAM_HDR_SIZE &&
+		    (le64_get(copy + 40) & CF_SFEAT_SIGNED))
+			run_signed(copy, n, chunk, mode == 3, (chunk & 1) != 0);
 		free(copy);
 	}
 	return 0;

@@ -12,7 +12,7 @@ okout coffer help
 lacks "$OUT" "pool check"
 okout coffer help -a
 contains "$OUT" "pool check"
-printf '%s\n' "$OUT" | sed -n 's/^  \([a-z-]*\)  .*/\1/p; s/^  \(pool [a-z-]*\) .*/\1/p; s/^  \(key-slot [a-z-]*\) .*/\1/p' |
+printf '%s\n' "$OUT" | sed -n 's/^  \([a-z-]*\)  .*/\1/p; s/^  \(pool [a-z-]*\) .*/\1/p; s/^  \(key-slot [a-z-]*\) .*/\1/p; s/^  \(key [a-z-]*\) .*/\1/p' |
     sort -u >"$T/commands"
 [ "$(wc -l <"$T/commands")" -gt 20 ] || fail "too few commands in: $OUT"
 : >"$T/usages"

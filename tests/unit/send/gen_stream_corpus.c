@@ -9,8 +9,12 @@
  * streams damaged in ways that only the deeper rules catch (records
  * swapped, duplicated or dropped, fields out of range, unknown type and
  * features, a bad kv); truncated and bit-flipped streams in mode 0;
- * valid and hostile kv payloads in mode 2; and mode 3 copies.  The
- * output depends on nothing but this program.
+ * valid and hostile kv payloads in mode 2; and mode 3 copies.  Streams
+ * signed with the real test key (streamgen's sg_test_key) in both modes,
+ * valid and damaged (a payload byte, a dropped record, emptied slots),
+ * for the verifying reader that fuzz_stream runs on signed streams.  The
+ * output depends on nothing but this program (Ed25519 signatures are
+ * deterministic).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +206,57 @@ int main(int argc, char **argv)
 		return 1;
 	le64_put(m.data + CF_STREAM_HDR_SIZE + 57, 0);
 	put("m1-resume-object-0", 1, m.data, m.len);
+
+	/* real signatures (the test key): valid streams in both modes, and
+	 * damaged ones that the fixup lets through to the signatures */
+	{
+		cf_signkey_t *key = sg_test_key();
+		static const struct { const char *name; int mode; } sk[] = {
+			{ "signed-chain", CF_SSIGN_CHAIN },
+			{ "signed-record", CF_SSIGN_RECORD },
+		};
+		if (!key)
+			return 1;
+		for (size_t i = 0; i < 2; i++) {
+			b.len = 0;
+			if (sg_signed_real(&b, key, sk[i].mode, 4, 0, 0, 1, 3))
+				return 1;
+			snprintf(name, sizeof(name), "m1-%s", sk[i].name);
+			put(name, 1, b.data, b.len);
+			snprintf(name, sizeof(name), "m1-%s-k", sk[i].name);
+			put(name, 1 | (1 << 2), b.data, b.len);
+			snprintf(name, sizeof(name), "m3-%s", sk[i].name);
+			put(name, 3, b.data, b.len);
+			/* 0 BEGIN 1 OBJ 2 W 3 W 4 W 5 FREE 6 OBJ ... */
+			offsets(&b, offs);
+			m.len = 0;
+			if (cf_buf_append(&m, b.data, b.len))
+				return 1;
+			m.data[offs[3] + CF_STREAM_HDR_SIZE + 5] ^= 1;
+			snprintf(name, sizeof(name), "m1-%s-payload", sk[i].name);
+			put(name, 1, m.data, m.len);
+			m.len = 0;
+			if (cf_buf_append(&m, b.data, offs[5]) ||
+			    cf_buf_append(&m, b.data + offs[6],
+			    b.len - offs[6]))
+				return 1;
+			snprintf(name, sizeof(name), "m1-%s-drop", sk[i].name);
+			put(name, 1, m.data, m.len);
+			m.len = 0;
+			if (cf_buf_append(&m, b.data, b.len))
+				return 1;
+			memset(m.data + offs[4] + 276, 0, 204);
+			memset(m.data + 276, 0, 204);
+			snprintf(name, sizeof(name), "m1-%s-noslots", sk[i].name);
+			put(name, 1, m.data, m.len);
+		}
+		/* a stream with more records than a small hold allows */
+		b.len = 0;
+		if (sg_signed_real(&b, key, CF_SSIGN_CHAIN, 64, 0, 0, 2, 4))
+			return 1;
+		put("m3-signed-chain-long", 3, b.data, b.len);
+		cf_signkey_free(key);
+	}
 
 	/* kv payloads (mode 2) */
 	{

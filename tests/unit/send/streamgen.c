@@ -399,3 +399,69 @@ const sg_kind_t sg_kinds[] = {
 	{ "resume", sg_resume },
 	{ NULL, NULL },
 };
+
+/* ---- streams with real signatures (signstream.c) ----------------------- */
+
+/* A fixed Ed25519 key pair for tests and the fuzzer (never use it for
+ * anything else: its private key is public). */
+static const char test_key_pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIMlEG5jHO8YSAeMXlmDUgqassp2z1hCnV8AI4QN3Jyup\n"
+    "-----END PRIVATE KEY-----\n";
+
+cf_signkey_t *sg_test_key(void)
+{
+	cf_sigkey_t *sk;
+	cf_signkey_t *k;
+
+	if (cf_sigkey_from_pem((const uint8_t *)test_key_pem,
+	    sizeof(test_key_pem) - 1, NULL, 0, &sk) != 0)
+		return NULL;
+	if (cf_sign_wrap(sk, "test", &k) != 0)
+		return NULL;
+	return k;
+}
+
+int sg_signed_real(cf_buf_t *out, const cf_signkey_t *key, int mode,
+    uint32_t interval, uint64_t bytes, uint64_t fromguid, uint32_t seed,
+    int nobj)
+{
+	gen_t g;
+	cf_ssign_t *s;
+	cf_kv_t *kv = names(fromguid ? "tank/fs@b" : "tank/fs@a",
+	    fromguid ? "tank/fs@a" : NULL);
+	cf_stream_rec_t r = { .type = CF_SREC_BEGIN };
+	int err = cf_ssign_new(key, mode, interval, bytes, &s);
+
+	if (err) {
+		cf_kv_free(kv);
+		return err;
+	}
+	g_open(&g, out);
+	if (!g.err)
+		cf_stream_writer_set_sign(g.w, cf_ssign_hook, s);
+	if (!kv)
+		g.err = -ENOMEM;
+	if (!g.err)
+		g.err = cf_ssign_begin(s, kv, &r.u.begin.incompat);
+	r.u.begin.version = CF_STREAM_VERSION;
+	r.u.begin.fromguid = fromguid;
+	r.u.begin.toguid = 0x1111222233334444ull + seed;
+	r.u.begin.totxg = 77;
+	r.u.begin.creation = 1700000000;
+	r.u.begin.dstype = CF_STREAM_DS_FS;
+	g_kv(&g, &r, kv);
+	for (int o = 1; o <= nobj; o++) {
+		g_object(&g, (uint64_t)o, 3, 1024, 2, 7, 16, 0);
+		for (int b = 0; b < 3; b++)
+			g_write(&g, (uint64_t)o, 3, (uint64_t)b * 2048, 1024,
+			    1024, (b & 1) ? CF_CKSUM_FLETCHER4 : 0, 0);
+		g_free(&g, (uint64_t)o, 6144, 1024);
+	}
+	g_freeobjects(&g, (uint64_t)nobj + 1, 5);
+	g_end(&g);
+	err = g_close(&g);
+	cf_ssign_free(s);
+	(void)seed;
+	return err;
+}

@@ -7,6 +7,7 @@
 #define COFFER_TEST_STREAMGEN_H
 
 #include "send/stream.h"
+#include "send/signstream.h"
 
 /* Each appends one whole stream to out; 0 or the writer's error. */
 int sg_plain(cf_buf_t *out);        /* full, every plain record type */
@@ -34,6 +35,18 @@ int sg_sign(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 int sg_verify(void *arg, const cf_stream_rec_t *rec,
     const uint8_t hdr[CF_STREAM_HDR_SIZE], const void *payload, size_t len,
     char *why, size_t whylen);
+
+/*
+ * Streams with real signatures: the fixed test key pair (Ed25519, its
+ * private key in the source: for tests and the fuzzer only), and a
+ * stream of nobj objects (OBJECT, 3 WRITEs, a FREE each; FREEOBJECTS)
+ * signed in mode (CF_SSIGN_*) with the given checkpoint schedule (0:
+ * defaults); incremental when fromguid is not 0; seed varies the toguid.
+ */
+cf_signkey_t *sg_test_key(void);
+int sg_signed_real(cf_buf_t *out, const cf_signkey_t *key, int mode,
+    uint32_t interval, uint64_t bytes, uint64_t fromguid, uint32_t seed,
+    int nobj);
 
 /* Deterministic filler bytes. */
 void sg_fill(uint8_t *p, size_t n, uint32_t seed);
