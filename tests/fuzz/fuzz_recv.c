@@ -16,7 +16,9 @@
  *      fixed up again and received into fz/inc (fz/vinc) as an
  *      incremental.
  * A receive that succeeds is undone (fz/new destroyed, the incremental
- * target rolled back to @a).
+ * target rolled back to @a); so is what a failed multi-snapshot stream
+ * keeps (its segments are each atomic: the ones before the failure
+ * stay, coffer-send(8)), before the checks.
  *
  * Findings (abort): a crash or leak (sanitizers); an error code outside
  * the expected set or without a message; after a failure, fz/new
@@ -45,10 +47,12 @@ static uint8_t fp_inc[32], fp_vinc[32];
 static uint64_t guid_inc, guid_vinc;
 static char used0[64];
 
+static char last_detail[1024];          /* of the last receive */
+
 static void die(const char *what, int err)
 {
-	fprintf(stderr, "fuzz_recv: %s: %s (%s)\n", what,
-	    coffer_strerror(err), coffer_errdetail());
+	fprintf(stderr, "fuzz_recv: %s: %s (%s; the last receive said: %s)\n",
+	    what, coffer_strerror(err), coffer_errdetail(), last_detail);
 	abort();
 }
 
@@ -158,6 +162,7 @@ static int receive(const uint8_t *p, size_t n, const char *target)
 	lseek(fd, 0, SEEK_SET);
 	int err = coffer_receive(pool, target, 0, fd);
 	close(fd);
+	cf_strlcpy(last_detail, coffer_errdetail(), sizeof(last_detail));
 	if (getenv("FUZZ_RECV_VERBOSE"))
 		fprintf(stderr, "fuzz_recv: into %s: %s: %s\n", target,
 		    coffer_strerror(err), err ? coffer_errdetail() : "");
@@ -249,22 +254,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	cf_stream_fixup(copy, size);
+	cf_stream_rec_t rec;
+	int begin = size >= CF_STREAM_HDR_SIZE &&
+	    cf_stream_hdr_decode(copy, &rec) == 0 &&
+	    rec.type == CF_SREC_BEGIN;
+	/* a multi-snapshot stream's segments are each atomic: a failure
+	 * keeps the segments before it (coffer-send(8)) */
+	int multi = begin && (rec.u.begin.incompat & CF_SFEAT_MULTI);
 
 	/* 1. into a fresh target */
 	int err = receive(copy, size, "fz/new");
-	if (!err) {
-		err = coffer_destroy(pool, "fz/new", COFFER_DESTROY_RECURSIVE);
-		if (err)
-			die("destroying a received dataset", err);
+	if (!err || (multi && exists("fz/new"))) {
+		int e2 = coffer_destroy(pool, "fz/new",
+		    COFFER_DESTROY_RECURSIVE);
+		if (e2)
+			die("destroying a received dataset", e2);
 	} else if (exists("fz/new")) {
 		die("a failed full receive left its target", err);
 	}
 
 	/* 2. as an incremental onto a base */
-	cf_stream_rec_t rec;
-	if (size >= CF_STREAM_HDR_SIZE &&
-	    cf_stream_hdr_decode(copy, &rec) == 0 &&
-	    rec.type == CF_SREC_BEGIN && rec.u.begin.fromguid != 0) {
+	if (begin && rec.u.begin.fromguid != 0) {
 		int vol = rec.u.begin.dstype == CF_STREAM_DS_VOL;
 		uint64_t g = vol ? guid_vinc : guid_inc;
 		memcpy(copy, data, size);       /* the input's own bytes */
@@ -272,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cf_stream_fixup(copy, size);
 		const char *t = vol ? "fz/vinc" : "fz/inc";
 		err = receive(copy, size, t);
-		if (!err) {
+		if (!err || multi) {
 			char snap[64];
 			snprintf(snap, sizeof(snap), "%s@a", t);
 			err = coffer_rollback(pool, snap,
