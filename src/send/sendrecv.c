@@ -1198,16 +1198,19 @@ started:
 		}
 	}
 	if (err && applying) {
-		char why[768];
-		cf_strlcpy(why, coffer_errdetail()[0] ? coffer_errdetail() :
-		    coffer_strerror(err), sizeof(why));
+		/* where; and why, unless the code alone says it (the
+		 * caller prints the code's text: "out of space (record
+		 * 420 (WRITE) at byte N)", not the reason twice) */
+		char why[768] = "";
+		if (coffer_errdetail()[0])
+			snprintf(why, sizeof(why), ": %s", coffer_errdetail());
 		if (at_begin)
-			cf_set_errdetail("record %llu (%s) at byte %llu: %s",
+			cf_set_errdetail("record %llu (%s) at byte %llu%s",
 			    (unsigned long long)id_seq,
 			    cf_stream_type_name(id_type),
 			    (unsigned long long)id_off, why);
 		else
-			cf_set_errdetail("record %llu (%s) at byte %llu: %s",
+			cf_set_errdetail("record %llu (%s) at byte %llu%s",
 			    (unsigned long long)rec.seq,
 			    cf_stream_type_name(rec.type),
 			    (unsigned long long)rec_off, why);

@@ -403,6 +403,7 @@ before=$OUT
 ok coffer send -i @a src/big@b >"$T/big.stream"
 fails 1 "cannot receive into 'tiny/big': out of space (record " \
     coffer receive tiny/big <"$T/big.stream"
+grep -q 'out of space)' "$T/.err" && fail "the reason said twice: $(cat "$T/.err")"
 ok coffer send src/big@b >"$T/big.stream"
 fails 1 "cannot receive into 'tiny/new': out of space (record " \
     coffer receive tiny/new <"$T/big.stream"
