@@ -26,23 +26,8 @@
 # Not part of `make test`: nothing here asserts on time.
 set -eu
 
-BUILD=${1:-build}
-if [ ! -x "$BUILD/coffer" ]; then
-	echo "bench: no coffer binary in '$BUILD' (run 'make build' first)" >&2
-	exit 2
-fi
-COFFER=$(cd "$BUILD" && pwd)/coffer
-HERE=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 
-size_arg=${BENCH_SIZE:-1G}
-case $size_arg in
-*[Gg]) SIZE_MB=$(( ${size_arg%[Gg]} * 1024 )) ;;
-*[Mm]) SIZE_MB=${size_arg%[Mm]} ;;
-*) SIZE_MB=$size_arg ;;
-esac
-case $SIZE_MB in
-''|*[!0-9]*|0) echo "bench: bad BENCH_SIZE '$size_arg'" >&2; exit 2 ;;
-esac
 if [ -n "${BENCH_FILES:-}" ]; then
 	NFILES=$BENCH_FILES
 else
@@ -51,13 +36,11 @@ else
 fi
 NDIRS=$(( NFILES / 200 ))
 [ "$NDIRS" -ge 1 ] || NDIRS=1
-REPS=${BENCH_REPS:-3}
 COMPRESSIBLE=${BENCH_COMPRESSIBLE:-1}
 ENCRYPTION=${BENCH_ENCRYPTION:-aes-256-gcm}
-BASE=${BENCH_DIR:-/tmp}
 
-T=$(mktemp -d "$BASE/coffer-bench.XXXXXX")
-T=$(cd "$T" && pwd)
+bench_workdir coffer-bench
+mkdir -p "$T/plain" "$T/src"
 cleanup() {
 	# the key of tank/enc stays in the kernel keyring until unloaded
 	if [ -f "$T/pool.img" ]; then
@@ -72,58 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-export COFFER_HOME="$T/home"
-mkdir -p "$COFFER_HOME" "$T/plain" "$T/src"
-cf() { "$COFFER" "$@"; }
-
-# ---- helpers ------------------------------------------------------------------
-
-now() { date +%s%N; }
-
-DROP=no
-if [ -w /proc/sys/vm/drop_caches ] && \
-    (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null; then
-	DROP=yes
-fi
-drop_caches() {
-	sync
-	if [ "$DROP" = yes ]; then
-		echo 3 > /proc/sys/vm/drop_caches
-	fi
-}
-
-# CPU seconds (user + system) used so far by finished children, parsed
-# from the output of `times` (which must run in this shell: in a command
-# substitution it would count the subshell's children).
-cpu_parse() {
-	tail -n 1 "$1" | awk '{
-		t = 0
-		for (i = 1; i <= 2; i++) {
-			split($i, p, "m")
-			sub("s", "", p[2])
-			t += p[1] * 60 + p[2]
-		}
-		print t
-	}'
-}
-
-# Run "$@"; append "wall-seconds cpu-seconds" to the file $RES.
-RES=
-timed() {
-	times > "$T/times0"
-	t0=$(now)
-	"$@"
-	t1=$(now)
-	times > "$T/times1"
-	echo "$t0 $t1 $(cpu_parse "$T/times0") $(cpu_parse "$T/times1")" | \
-	    awk '{ printf "%.6f %.2f\n", ($2 - $1) / 1e9, $4 - $3 }' >> "$RES"
-}
-
-# The run with the median wall time: "wall cpu".
-median() {
-	sort -g "$1" | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'
-}
 
 # ---- the pool and the data --------------------------------------------------
 

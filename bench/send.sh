@@ -21,29 +21,10 @@
 # Not part of `make test`: nothing here asserts on time.
 set -eu
 
-BUILD=${1:-build}
-if [ ! -x "$BUILD/coffer" ]; then
-	echo "bench: no coffer binary in '$BUILD' (run 'make build' first)" >&2
-	exit 2
-fi
-COFFER=$(cd "$BUILD" && pwd)/coffer
-HERE=$(cd "$(dirname "$0")" && pwd)
-
-size_arg=${BENCH_SIZE:-1G}
-case $size_arg in
-*[Gg]) SIZE_MB=$(( ${size_arg%[Gg]} * 1024 )) ;;
-*[Mm]) SIZE_MB=${size_arg%[Mm]} ;;
-*) SIZE_MB=$size_arg ;;
-esac
-case $SIZE_MB in
-''|*[!0-9]*|0) echo "bench: bad BENCH_SIZE '$size_arg'" >&2; exit 2 ;;
-esac
+. "$(dirname "$0")/lib.sh"
 [ "$SIZE_MB" -ge 4 ] || { echo "bench: BENCH_SIZE below 4M" >&2; exit 2; }
-REPS=${BENCH_REPS:-3}
-BASE=${BENCH_DIR:-/tmp}
 
-T=$(mktemp -d "$BASE/coffer-bench-send.XXXXXX")
-T=$(cd "$T" && pwd)
+bench_workdir coffer-bench-send
 cleanup() {
 	if [ -f "$T/key" ]; then
 		"$COFFER" unload-key tank/enc > /dev/null 2>&1 || true
@@ -60,49 +41,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export COFFER_HOME="$T/home"
-mkdir -p "$COFFER_HOME"
-cf() { "$COFFER" "$@"; }
-
-now() { date +%s%N; }
-
-DROP=no
-if [ -w /proc/sys/vm/drop_caches ] && \
-    (echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null; then
-	DROP=yes
-fi
-drop_caches() {
-	sync
-	if [ "$DROP" = yes ]; then
-		echo 3 > /proc/sys/vm/drop_caches
-	fi
-}
-
-# as in run.sh: "wall cpu" per run appended to $RES; the median run
-cpu_parse() {
-	tail -n 1 "$1" | awk '{
-		t = 0
-		for (i = 1; i <= 2; i++) {
-			split($i, p, "m")
-			sub("s", "", p[2])
-			t += p[1] * 60 + p[2]
-		}
-		print t
-	}'
-}
-RES=
-timed() {
-	times > "$T/times0"
-	t0=$(now)
-	"$@"
-	t1=$(now)
-	times > "$T/times1"
-	echo "$t0 $t1 $(cpu_parse "$T/times0") $(cpu_parse "$T/times1")" | \
-	    awk '{ printf "%.6f %.2f\n", ($2 - $1) / 1e9, $4 - $3 }' >> "$RES"
-}
-median() {
-	sort -g "$1" | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'
-}
 wall() { m=$(median "$1"); echo "${m% *}"; }
 
 # ---- pools and data -----------------------------------------------------------

@@ -16,29 +16,10 @@
 # Not part of `make test`: nothing here asserts on time.
 set -eu
 
-BUILD=${1:-build}
-if [ ! -x "$BUILD/coffer" ]; then
-	echo "bench: no coffer binary in '$BUILD' (run 'make build' first)" >&2
-	exit 2
-fi
-COFFER=$(cd "$BUILD" && pwd)/coffer
+. "$(dirname "$0")/lib.sh"
 SPEED=$(cd "$BUILD" && pwd)/bench/sign_speed
-HERE=$(cd "$(dirname "$0")" && pwd)
 
-size_arg=${BENCH_SIZE:-1G}
-case $size_arg in
-*[Gg]) SIZE_MB=$(( ${size_arg%[Gg]} * 1024 )) ;;
-*[Mm]) SIZE_MB=${size_arg%[Mm]} ;;
-*) SIZE_MB=$size_arg ;;
-esac
-case $SIZE_MB in
-''|*[!0-9]*|0) echo "bench: bad BENCH_SIZE '$size_arg'" >&2; exit 2 ;;
-esac
-REPS=${BENCH_REPS:-3}
-BASE=${BENCH_DIR:-/tmp}
-
-T=$(mktemp -d "$BASE/coffer-signbench.XXXXXX")
-T=$(cd "$T" && pwd)
+bench_workdir coffer-signbench
 cleanup() {
 	[ -f "$T/pool.img" ] && "$COFFER" pool destroy tank >/dev/null 2>&1
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
@@ -50,52 +31,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export COFFER_HOME="$T/home"
-mkdir -p "$COFFER_HOME"
-cf() { "$COFFER" "$@"; }
-now() { date +%s%N; }
-
-# CPU seconds (user + system) of finished children so far, from the
-# output of `times` (run in this shell, as bench/run.sh does).
-cpu_parse() {
-	tail -n 1 "$1" | awk '{
-		t = 0
-		for (i = 1; i <= 2; i++) {
-			split($i, p, "m")
-			sub("s", "", p[2])
-			t += p[1] * 60 + p[2]
-		}
-		print t
-	}'
-}
-# Run "$@"; append "wall-seconds cpu-seconds" to file $1 (shifted off).
-timed() {
-	res=$1
-	shift
-	times >"$T/times0"
-	t0=$(now)
-	"$@"
-	t1=$(now)
-	times >"$T/times1"
-	echo "$t0 $t1 $(cpu_parse "$T/times0") $(cpu_parse "$T/times1")" |
-	    awk '{ printf "%.6f %.2f\n", ($2 - $1) / 1e9, $4 - $3 }' >>"$res"
-}
-# The run with the median wall time: "wall cpu".
-median() {
-	sort -g "$1" | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'
-}
-
 # BENCH_COLD=1: drop the page cache before each send (as root), so the
 # send reads the pool from the device, as a backup job does
 COLD=${BENCH_COLD:-0}
-if [ "$COLD" = 1 ] && ! (echo 1 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+if [ "$COLD" = 1 ] && [ "$DROP" != yes ]; then
 	echo "bench: BENCH_COLD=1 needs root (/proc/sys/vm/drop_caches)" >&2
 	exit 2
 fi
 cold() {
 	if [ "$COLD" = 1 ]; then
-		sync
-		echo 3 >/proc/sys/vm/drop_caches
+		drop_caches
 	fi
 }
 
@@ -131,11 +76,11 @@ while [ $i -lt "$REPS" ]; do
 	for k in unsigned chain record; do
 		sync
 		cold
-		timed "$T/send-$k" "send_$k"
+		RES="$T/send-$k" timed "send_$k"
 	done
 	for k in unsigned chain record; do
 		sync
-		timed "$T/recv-$k" "recv_$k"
+		RES="$T/recv-$k" timed "recv_$k"
 		cf destroy -r "tank/r$n"
 	done
 	i=$((i + 1))
