@@ -1095,6 +1095,28 @@ out:
 	return tx_check(os, tx, err);
 }
 
+/*
+ * Make r a new object of `type` (CF_OT_NONE: a freed one) in tx's txg:
+ * its blocks of this txg dropped, attributes reset, the whole tree to be
+ * freed at sync.  Lock held.
+ */
+static void rec_renew(cf_objset_t *os, cf_tx_t *tx, dnrec_t *r, int type,
+    uint32_t blksz)
+{
+	(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
+	r->type = (uint8_t)type;
+	r->blksz = blksz;
+	r->bonuslen = 0;
+	memset(r->bonus, 0, sizeof(r->bonus));
+	r->maxblkid = 0;
+	r->nlevels = 0;
+	r->freeall = 1;
+	r->dirtybytes = 0;
+	frange_free_list(r->frees);
+	r->frees = NULL;
+	tx_dirty(tx, CF_DNODE_SIZE);
+}
+
 int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
     uint64_t *objp)
 {
@@ -1121,18 +1143,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		err = rec_get(os, tx->txg, obj, &r);
 		if (err)
 			break;
-		(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
-		r->type = (uint8_t)type;
-		r->blksz = blksz;
-		r->bonuslen = 0;
-		memset(r->bonus, 0, sizeof(r->bonus));
-		r->maxblkid = 0;
-		r->nlevels = 0;
-		r->freeall = 1;
-		r->dirtybytes = 0;
-		frange_free_list(r->frees);
-		r->frees = NULL;
-		tx_dirty(tx, CF_DNODE_SIZE);
+		rec_renew(os, tx, r, type, blksz);
 		*objp = obj;
 		break;
 	}
@@ -1156,23 +1167,7 @@ int cf_obj_claim(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, int type,
 	if (!err && r->type != CF_OT_NONE)
 		err = -EEXIST;
 	if (!err) {
-		txgstate_t *ts = ts_get(os, tx->txg, 1);
-		for (dr_t *d = ts->drs, *n; d; d = n) {
-			n = d->lnext;
-			if (d->obj == obj)
-				dr_remove(ts, d);
-		}
-		r->type = (uint8_t)type;
-		r->blksz = blksz;
-		r->bonuslen = 0;
-		memset(r->bonus, 0, sizeof(r->bonus));
-		r->maxblkid = 0;
-		r->nlevels = 0;
-		r->freeall = 1;
-		r->dirtybytes = 0;
-		frange_free_list(r->frees);
-		r->frees = NULL;
-		tx_dirty(tx, CF_DNODE_SIZE);
+		rec_renew(os, tx, r, type, blksz);
 		if (obj >= os->next_obj)
 			os->next_obj = obj + 1;
 	}
@@ -1192,17 +1187,8 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 	err = rec_get(os, tx->txg, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
-	if (!err) {
-		(void)drop_drs(ts_get(os, tx->txg, 1), r, 0, UINT64_MAX);
-		r->type = CF_OT_NONE;
-		r->bonuslen = 0;
-		r->maxblkid = 0;
-		r->nlevels = 0;
-		r->freeall = 1;
-		frange_free_list(r->frees);
-		r->frees = NULL;
-		tx_dirty(tx, CF_DNODE_SIZE);
-	}
+	if (!err)
+		rec_renew(os, tx, r, CF_OT_NONE, r->blksz);
 	pthread_mutex_unlock(&os->lock);
 	return tx_check(os, tx, err);
 }
@@ -1379,6 +1365,10 @@ static int raw_attrs(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		memcpy(r->bonus, dn->bonus, dn->bonuslen);
 		r->bonuslen = dn->bonuslen;
 		r->nlevels = dn->nlevels;
+		/* blocks of this txg past the new end go (drop_drs relies on
+		 * none lying past maxblkid) */
+		(void)drop_drs(ts_get(os, tx->txg, 1), r, dn->maxblkid + 1,
+		    UINT64_MAX);
 		r->maxblkid = dn->maxblkid;
 		tx_dirty(tx, 0);
 	}
