@@ -869,7 +869,6 @@ typedef struct rbegin {
 	uint64_t volsize;               /* a volume's, from "volsize" */
 	int have_rawkv;                 /* raw_* keys of BEGIN or SNAPSHOT */
 	cf_buf_t keys;                  /* KEYS payload */
-	uint32_t keyrec_len;
 	dsl_recv_raw_t raw;
 	int meta_levels;
 	uint64_t meta_maxblkid;
@@ -968,10 +967,9 @@ static int recv_begin_rec(rbegin_t *b, cf_svreader_t *rd,
 }
 
 /* KEYS: the raw receive's keys, and the BEGIN keys it needs with them. */
-static int recv_keys_rec(rbegin_t *b, cf_svreader_t *rd,
-    const cf_stream_rec_t *rec, const uint8_t *payload, size_t len)
+static int recv_keys_rec(rbegin_t *b, const cf_stream_rec_t *rec,
+    const uint8_t *payload, size_t len)
 {
-	(void)rd;
 	if (!b->have_rawkv) {
 		cf_set_errdetail("KEYS without raw_mac, raw_mac_txg, "
 		    "raw_meta_levels and raw_meta_maxblkid in %s",
@@ -1111,7 +1109,7 @@ int cf_recv_verify(dsl_pool_t *dp, const char *target, int flags,
 			continue;
 		}
 		if (rec.type == CF_SREC_KEYS) {
-			err = recv_keys_rec(&b, rd, &rec, payload, len);
+			err = recv_keys_rec(&b, &rec, payload, len);
 			continue;
 		}
 		if (rec.type == CF_SREC_PROPS) {
