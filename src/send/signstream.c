@@ -63,26 +63,34 @@ typedef struct chain {
 				   included */
 } chain_t;
 
-/* Fold a record into the chain, given its payload's digest D_i. */
-static int chain_fold(chain_t *c, const uint8_t hdr[CF_STREAM_HDR_SIZE],
-    const uint8_t d[32], int slot_zero)
+/* Fold a record into the chain head h (the first record: from the
+ * domain string), given its payload's digest D_i. */
+static int chain_fold(uint8_t h[32], int first,
+    const uint8_t hdr[CF_STREAM_HDR_SIZE], const uint8_t d[32], int slot_zero)
 {
-	uint8_t h[CF_STREAM_HDR_SIZE];
+	uint8_t t[CF_STREAM_HDR_SIZE];
 	cf_sha256_ctx_t *x = cf_sha256_new();
 
 	if (!x)
 		return -ENOMEM;
-	memcpy(h, hdr, sizeof(h));
+	memcpy(t, hdr, sizeof(t));
 	if (slot_zero)
-		memset(h + SLOT_OFF, 0, SLOT_LEN);
-	if (c->seq == 0)
+		memset(t + SLOT_OFF, 0, SLOT_LEN);
+	if (first)
 		cf_sha256_update(x, CHAIN_DS, sizeof(CHAIN_DS));
 	else
-		cf_sha256_update(x, c->h, 32);
-	cf_sha256_update(x, h, sizeof(h));
+		cf_sha256_update(x, h, 32);
+	cf_sha256_update(x, t, sizeof(t));
 	cf_sha256_update(x, d, 32);
-	cf_sha256_final(x, c->h);
+	cf_sha256_final(x, h);
 	return 0;
+}
+
+/* Count a record of len payload bytes towards the schedule. */
+static void chain_count(chain_t *c, size_t len)
+{
+	c->recs++;
+	c->bytes += CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);
 }
 
 /* Fold record (hdr, payload) into the chain and count it; 0 or -ENOMEM. */
@@ -92,20 +100,20 @@ static int chain_add(chain_t *c, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 	uint8_t d[32];
 
 	cf_sha256(len ? payload : "", len, d);
-	int err = chain_fold(c, hdr, d, 1);
+	int err = chain_fold(c->h, c->seq == 0, hdr, d, 1);
 	if (err)
 		return err;
-	c->recs++;
-	c->bytes += CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);
+	chain_count(c, len);
 	return 0;
 }
 
-/* The message signed for the record just added (at offset off). */
-static void chain_msg(const chain_t *c, uint64_t off, uint8_t m[MSG_LEN])
+/* The message signed for record seq at offset off, chain head h. */
+static void chain_msg(const uint8_t h[32], uint64_t seq, uint64_t off,
+    uint8_t m[MSG_LEN])
 {
 	memcpy(m, SIG_DS, sizeof(SIG_DS));
-	memcpy(m + sizeof(SIG_DS), c->h, 32);
-	le64_put(m + sizeof(SIG_DS) + 32, c->seq);
+	memcpy(m + sizeof(SIG_DS), h, 32);
+	le64_put(m + sizeof(SIG_DS) + 32, seq);
 	le64_put(m + sizeof(SIG_DS) + 40, off);
 }
 
@@ -226,7 +234,8 @@ static int sg_fold(cf_ssign_t *s, int wait)
 		size_t off = 0;
 		for (uint32_t i = 0; i < b->nrec; i++) {
 			uint64_t len = le64_get(b->p + off);
-			int err = chain_fold(&s->wc, b->p + off + 8, b->dig[i], 0);
+			int err = chain_fold(s->wc.h, s->wc.seq == 0,
+			    b->p + off + 8, b->dig[i], 0);
 			if (err)
 				return err;
 			s->wc.seq++;
@@ -423,8 +432,7 @@ int cf_ssign_hook(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 	} else {
 		if ((err = sg_queue(s, hdr, payload, len)) != 0)
 			return err;
-		s->c.recs++;
-		s->c.bytes += CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);
+		chain_count(&s->c, len);
 	}
 	int due = chain_due(&s->c, s->mode, le32_get(hdr + 8), s->interval,
 	    s->bytes);
@@ -432,7 +440,7 @@ int cf_ssign_hook(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 		if (s->mode == CF_SSIGN_CHAIN &&
 		    (err = sg_sync(s, s->c.h)) != 0)
 			return err;
-		chain_msg(&s->c, s->c.off, m);
+		chain_msg(s->c.h, s->c.seq, s->c.off, m);
 		if ((err = cf_signkey_sign(s->key, m, sizeof(m), b, &blen)) != 0)
 			return err;
 		sig->alg = (uint16_t)s->key->alg;
@@ -445,33 +453,110 @@ int cf_ssign_hook(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 
 /* ---- verifying reader -------------------------------------------------- */
 
+/*
+ * Records wait in batches: a batch runs from the record after a verified
+ * signature to the next record that carries one.  In record mode, for
+ * BEGIN, and for streams accepted unverified, the reader works inline: it
+ * reads, hashes and verifies each record as the codec hands it over.
+ *
+ * In chain mode, after BEGIN, it pipelines: while the caller applies the
+ * verified batch k (`cur`), each call that returns one of its records
+ * also reads up to VR_AHEAD records of batch k+1 (`fill`) from the
+ * stream, and VR_WORKERS threads compute their payload digests D_i
+ * meanwhile (the definition lets payloads hash independently).  When
+ * batch k is used up, the reader reads the rest of k+1, helps hash what
+ * is left, folds the chain over k+1 in order (headers and digests: small)
+ * and verifies k+1's signature before it returns any record of it.  An
+ * error met while reading ahead (the codec's, a schedule or limit
+ * violation, the input ending) is reported when batch k is used up, so
+ * the caller sees the same records and the same error as without
+ * read-ahead.
+ *
+ * Memory: the batch being filled holds at most max_records records and
+ * max_bytes stream bytes unverified (invariant 1); the verified batch the
+ * caller is applying at most as much again.  Payloads are kept in
+ * chunks that never move (reused from batch to batch); workers touch only
+ * the filling batch's payloads and digest slots, and the counters they
+ * use are under `mu`.
+ */
+#define VR_WORKERS 2
+#define VR_AHEAD   2            /* records read ahead per record returned */
+#define VR_JOB     (256u << 10) /* payload bytes a worker takes at once */
+#define VR_CHUNK   (4u << 20)   /* payload memory is allocated in chunks
+				   of 64 KiB, doubling up to this */
+
+typedef struct chunk {
+	struct chunk *next;
+	size_t cap, used;
+	uint8_t data[];
+} chunk_t;
+
 typedef struct held {
 	cf_stream_rec_t rec;
-	size_t off, len;        /* payload in the arena */
+	uint64_t soff;          /* the stream offset of its header */
+	const uint8_t *p;       /* its payload (in a chunk), len bytes */
+	size_t len;
 } held_t;
+
+/* What the chain needs of a held record, pipelined: where the workers
+ * find its payload and put its digest. */
+typedef struct vslot {
+	uint8_t hdr[CF_STREAM_HDR_SIZE];        /* slot zeroed */
+	uint8_t d[32];          /* D_i, written by a hashing thread */
+	const uint8_t *p;       /* the payload, len bytes */
+	size_t len;
+} vslot_t;
+
+typedef struct batch {
+	held_t *q;
+	uint32_t n, pos, qcap;
+	chunk_t *chunks;        /* the payloads, the newest chunk first */
+	/* pipelined only */
+	vslot_t *slot;          /* per record: nslot of them (the stream's
+				   sign_interval) */
+	uint32_t nslot;
+	uint32_t nq, next, ndone;       /* under mu: payloads in place,
+					   handed out, hashed */
+	int closed;             /* its last record is signed */
+	int eof;                /* the input ended while reading it */
+	int err;                /* an error met reading it, not reported
+				   yet (the message in fmsg) */
+} batch_t;
 
 struct cf_svreader {
 	cf_stream_reader_t *r;
 	cf_sverify_opts_t o;
 	cf_sverify_info_t info;
 	int verifying;          /* holding and verifying (else pass through) */
-	int release;            /* a signature just verified */
+	int pipe;               /* chain mode after BEGIN: pipelined */
+	int release;            /* inline: a signature just verified */
+	int sigseen;            /* pipelined: the record just read is signed */
 	const cf_signkey_t *key;
 	cf_signkey_t *owned;    /* a key found in the keyring directory */
 	uint64_t interval, bytes;
-	chain_t c;
+	chain_t c;              /* inline: the chain; pipelined: the
+				   schedule, and h as of the last verified
+				   signature */
 	uint64_t run_seq, run_off;      /* first record not yet covered */
-	/* held back, this fill */
+	uint8_t lasthdr[CF_STREAM_HDR_SIZE];    /* the hook's record */
+	uint64_t lastoff;
+	/* held back in the batch being filled */
 	uint32_t held_recs, peak_recs;
 	uint64_t held_bytes, peak_bytes;
-	held_t *q;
-	uint32_t qn, qpos, qcap;
-	uint8_t *arena;
-	size_t alen, acap;
-	int cur_held;           /* the record just returned came from q */
-	const held_t *cur;
+	batch_t bt[2];
+	batch_t *cur, *fill;
+	chunk_t *spare;         /* chunks of used-up batches */
+	size_t chunk;           /* the size of the next chunk made */
+	const held_t *h;        /* the record just returned, when held */
 	cf_kv_t *kv;
 	int err;
+	char msg[1024];         /* the error reported, when the reader's own */
+	char fmsg[1024];        /* fill->err's message, until reported */
+	/* the hashing threads */
+	int started, nth, stop;
+	pthread_t th[VR_WORKERS];
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
 };
 
 #define WHY(...) do { cf_snprintf(why, whylen, __VA_ARGS__); } while (0)
@@ -604,13 +689,43 @@ out:
 	return err;
 }
 
+/* Verify a signature over chain head h for record seq at off; the
+ * records it covers start at v->run_seq / v->run_off, end at byte last. */
+static int sig_verify(cf_svreader_t *v, const uint8_t h[32], uint64_t seq,
+    uint64_t off, uint64_t last, const cf_stream_sig_t *sig, char *why,
+    size_t whylen)
+{
+	uint8_t m[MSG_LEN];
+	char fpt[CF_SIGN_FP_TEXT];
+
+	chain_msg(h, seq, off, m);
+	int err = cf_signkey_verify(v->key, m, sizeof(m), sig->bytes,
+	    sig->len);
+	if (err == COFFER_EAUTH) {
+		cf_sign_fp_format(v->key->fp, fpt, sizeof(fpt));
+		WHY("signature by key '%s' (%s) does not verify: records "
+		    "%llu..%llu (bytes %llu..%llu) are not what was signed",
+		    v->key->name, fpt, (unsigned long long)v->run_seq,
+		    (unsigned long long)seq, (unsigned long long)v->run_off,
+		    (unsigned long long)last);
+		return err;
+	}
+	if (err)
+		return err;
+	v->info.checkpoints++;
+	v->info.covered_seq = seq;
+	v->run_seq = seq + 1;
+	v->run_off = last + 1;
+	return 0;
+}
+
+/* The codec's verify hook: BEGIN's keys, the limits and the schedule;
+ * inline, also the chain and the signatures. */
 static int verify_hook(void *arg, const cf_stream_rec_t *rec,
     const uint8_t hdr[CF_STREAM_HDR_SIZE], const void *payload, size_t len,
     char *why, size_t whylen)
 {
 	cf_svreader_t *v = arg;
-	uint8_t m[MSG_LEN];
-	char fpt[CF_SIGN_FP_TEXT];
 	int err;
 
 	if (rec->type == CF_SREC_BEGIN && (err = begin(v, rec, payload, len,
@@ -619,8 +734,15 @@ static int verify_hook(void *arg, const cf_stream_rec_t *rec,
 	if (!v->verifying)
 		return 0;
 	uint64_t off = v->c.off;
-	if ((err = chain_add(&v->c, hdr, payload, len)) != 0)
+	v->lastoff = off;
+	if (v->pipe) {
+		/* hashed by the workers, folded when the batch is whole */
+		chain_count(&v->c, len);
+		memcpy(v->lasthdr, hdr, CF_STREAM_HDR_SIZE);
+		memset(v->lasthdr + SLOT_OFF, 0, SLOT_LEN);
+	} else if ((err = chain_add(&v->c, hdr, payload, len)) != 0) {
 		return err;
+	}
 	uint64_t rb = CF_STREAM_HDR_SIZE + PAD8((uint64_t)len);
 	if (v->held_recs + 1 > v->o.max_records ||
 	    v->held_bytes + rb > v->o.max_bytes) {
@@ -651,31 +773,383 @@ static int verify_hook(void *arg, const cf_stream_rec_t *rec,
 		WHY("signature where the stream's schedule puts none");
 		return COFFER_EAUTH;
 	}
-	if (has) {
-		chain_msg(&v->c, off, m);
-		err = cf_signkey_verify(v->key, m, sizeof(m), rec->sig.bytes,
-		    rec->sig.len);
-		if (err == COFFER_EAUTH) {
-			cf_sign_fp_format(v->key->fp, fpt, sizeof(fpt));
-			WHY("signature by key '%s' (%s) does not verify: "
-			    "records %llu..%llu (bytes %llu..%llu) are not what "
-			    "was signed", v->key->name, fpt,
-			    (unsigned long long)v->run_seq,
-			    (unsigned long long)v->c.seq,
-			    (unsigned long long)v->run_off,
-			    (unsigned long long)(off + rb - 1));
-			return err;
-		}
+	if (has && v->pipe) {
+		v->sigseen = 1;
+	} else if (has) {
+		err = sig_verify(v, v->c.h, v->c.seq, off, off + rb - 1,
+		    &rec->sig, why, whylen);
 		if (err)
 			return err;
 		v->release = 1;
-		v->info.checkpoints++;
-		v->info.covered_seq = v->c.seq;
-		v->run_seq = v->c.seq + 1;
-		v->run_off = off + rb;
 	}
 	chain_next(&v->c, len, has);
+	if (rec->type == CF_SREC_BEGIN && v->info.mode == CF_SSIGN_CHAIN)
+		v->pipe = 1;    /* BEGIN verified: pipeline the rest */
 	return 0;
+}
+
+/* ---- batches ---- */
+
+static void chunks_free(chunk_t *c)
+{
+	while (c) {
+		chunk_t *n = c->next;
+		free(c);
+		c = n;
+	}
+}
+
+/* The batch is used up: its chunks go to the spares.  Under mu when
+ * pipelined (the workers look at the filling batch). */
+static void batch_reset(cf_svreader_t *v, batch_t *b)
+{
+	while (b->chunks) {
+		chunk_t *c = b->chunks;
+		b->chunks = c->next;
+		c->used = 0;
+		c->next = v->spare;
+		v->spare = c;
+	}
+	b->n = b->pos = 0;
+	b->nq = b->next = b->ndone = 0;
+	b->closed = b->eof = b->err = 0;
+}
+
+static void batch_free(batch_t *b)
+{
+	free(b->q);
+	chunks_free(b->chunks);
+	free(b->slot);
+}
+
+/* Room for len payload bytes in b's newest chunk: where they go. */
+static uint8_t *batch_space(cf_svreader_t *v, batch_t *b, size_t len)
+{
+	chunk_t *c = b->chunks;
+
+	if (!c || c->cap - c->used < len) {
+		chunk_t **pp = &v->spare;
+		while (*pp && (*pp)->cap < len)
+			pp = &(*pp)->next;
+		if ((c = *pp) != NULL) {
+			*pp = c->next;
+		} else {
+			size_t cap = CF_MAX(v->chunk, len);
+			if ((c = malloc(sizeof(*c) + cap)) == NULL)
+				return NULL;
+			v->chunk = CF_MIN(v->chunk * 2, (size_t)VR_CHUNK);
+			c->cap = cap;
+			c->used = 0;
+		}
+		c->next = b->chunks;
+		b->chunks = c;
+	}
+	uint8_t *p = c->data + c->used;
+	c->used += len;
+	return p;
+}
+
+/* Keep the record just read (its payload copied into a chunk). */
+static int hold(cf_svreader_t *v, batch_t *b, const cf_stream_rec_t *rec,
+    const uint8_t *p, size_t len)
+{
+	if (b->n == b->qcap) {
+		uint32_t cap = b->qcap ? b->qcap * 2 : 64;
+		held_t *q = realloc(b->q, cap * sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		b->q = q;
+		b->qcap = cap;
+	}
+	if (v->pipe && !b->slot) {
+		b->nslot = (uint32_t)v->interval;
+		if ((b->slot = malloc(b->nslot * sizeof(*b->slot))) == NULL)
+			return -ENOMEM;
+	}
+	if (v->pipe && b->n == b->nslot)
+		return COFFER_EBADSTREAM;       /* cannot happen: the hook
+						   demands a signature */
+	uint8_t *d = NULL;
+	if (len && (d = batch_space(v, b, len)) == NULL)
+		return -ENOMEM;
+	if (len)
+		memcpy(d, p, len);
+	held_t *h = &b->q[b->n];
+	h->rec = *rec;
+	h->soff = v->lastoff;
+	h->p = d;
+	h->len = len;
+	if (v->pipe) {
+		vslot_t *sl = &b->slot[b->n];
+		memcpy(sl->hdr, v->lasthdr, CF_STREAM_HDR_SIZE);
+		sl->p = d;
+		sl->len = len;
+		pthread_mutex_lock(&v->mu);
+		b->nq = b->n + 1;
+		pthread_cond_signal(&v->work);
+		pthread_mutex_unlock(&v->mu);
+	}
+	b->n++;
+	return 0;
+}
+
+static int give(cf_svreader_t *v, batch_t *b, cf_stream_rec_t *rec,
+    const uint8_t **payload, size_t *len)
+{
+	const held_t *h = &b->q[b->pos++];
+
+	*rec = h->rec;
+	*payload = h->p;
+	*len = h->len;
+	v->h = h;
+	return 1;
+}
+
+/* ---- hashing (pipelined) ---- */
+
+/* Hand out the next payloads of b, about VR_JOB bytes; under mu. */
+static uint32_t take(batch_t *b, uint32_t *first)
+{
+	size_t sum = 0;
+	uint32_t i = b->next;
+
+	*first = i;
+	while (i < b->nq && sum < VR_JOB)
+		sum += b->slot[i++].len + CF_STREAM_HDR_SIZE;
+	b->next = i;
+	return i - *first;
+}
+
+/* Hash payloads [first, first + k) of b, then count them done. */
+static void hash_range(cf_svreader_t *v, batch_t *b, uint32_t first,
+    uint32_t k)
+{
+	for (uint32_t i = first; i < first + k; i++) {
+		vslot_t *sl = &b->slot[i];
+		cf_sha256(sl->len ? sl->p : (const uint8_t *)"", sl->len,
+		    sl->d);
+	}
+	pthread_mutex_lock(&v->mu);
+	b->ndone += k;
+	if (b->ndone == b->nq)
+		pthread_cond_broadcast(&v->done);
+	pthread_mutex_unlock(&v->mu);
+}
+
+static void *vr_worker(void *arg)
+{
+	cf_svreader_t *v = arg;
+
+	pthread_mutex_lock(&v->mu);
+	while (!v->stop) {
+		batch_t *b = v->fill;
+		uint32_t first, k = take(b, &first);
+		if (!k) {
+			pthread_cond_wait(&v->work, &v->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&v->mu);
+		hash_range(v, b, first, k);
+		pthread_mutex_lock(&v->mu);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
+
+/* Start the hashing threads (none is fine: the reader hashes alone). */
+static void workers_start(cf_svreader_t *v)
+{
+	v->started = 1;
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->work, NULL);
+	pthread_cond_init(&v->done, NULL);
+	for (int i = 0; i < VR_WORKERS; i++) {
+		if (pthread_create(&v->th[i], NULL, vr_worker, v) != 0)
+			break;
+		v->nth++;
+	}
+}
+
+static void workers_stop(cf_svreader_t *v)
+{
+	pthread_mutex_lock(&v->mu);
+	v->stop = 1;
+	pthread_cond_broadcast(&v->work);
+	pthread_mutex_unlock(&v->mu);
+	for (int i = 0; i < v->nth; i++)
+		pthread_join(v->th[i], NULL);
+	pthread_cond_destroy(&v->done);
+	pthread_cond_destroy(&v->work);
+	pthread_mutex_destroy(&v->mu);
+}
+
+/* The filling batch is whole (closed): wait for its digests (hashing
+ * along), fold them into the chain and verify its signature. */
+static int close_batch(cf_svreader_t *v)
+{
+	batch_t *b = v->fill;
+	uint8_t h[32];
+	char why[768];
+	int err = 0;
+
+	pthread_mutex_lock(&v->mu);
+	while (b->ndone < b->nq) {
+		uint32_t first, k = take(b, &first);
+		if (k) {
+			pthread_mutex_unlock(&v->mu);
+			hash_range(v, b, first, k);
+			pthread_mutex_lock(&v->mu);
+		} else {
+			pthread_cond_wait(&v->done, &v->mu);
+		}
+	}
+	pthread_mutex_unlock(&v->mu);
+	memcpy(h, v->c.h, 32);
+	for (uint32_t i = 0; i < b->n && !err; i++)
+		err = chain_fold(h, 0, b->slot[i].hdr, b->slot[i].d, 0);
+	if (err)
+		return err;
+	const held_t *last = &b->q[b->n - 1];
+	why[0] = 0;
+	err = sig_verify(v, h, last->rec.seq, last->soff, last->soff +
+	    CF_STREAM_HDR_SIZE + PAD8((uint64_t)last->len) - 1,
+	    &last->rec.sig, why, sizeof(why));
+	if (err) {
+		snprintf(v->msg, sizeof(v->msg), "record %llu (%s) at byte "
+		    "%llu: %s", (unsigned long long)last->rec.seq,
+		    cf_stream_type_name(last->rec.type),
+		    (unsigned long long)last->soff, why[0] ? why :
+		    coffer_strerror(err));
+		return err;
+	}
+	memcpy(v->c.h, h, 32);
+	return 0;
+}
+
+/* Read one record into the filling batch: 1, 0 at the end, or an error
+ * (the codec's or the hook's, with its detail set). */
+static int read_one(cf_svreader_t *v, batch_t *b)
+{
+	cf_stream_rec_t rec;
+	const uint8_t *p;
+	size_t len;
+
+	if (b->n == 0) {
+		v->held_recs = 0;
+		v->held_bytes = 0;
+	}
+	int n = cf_stream_read(v->r, &rec, &p, &len);
+	if (n <= 0)
+		return n;
+	int err = hold(v, b, &rec, p, len);
+	if (err)
+		return err;
+	if (v->sigseen) {
+		v->sigseen = 0;
+		b->closed = 1;
+	}
+	return 1;
+}
+
+/* Read ahead into the filling batch: up to k records, not past its
+ * signature.  An error waits in the batch until it is due. */
+static void read_ahead(cf_svreader_t *v, int k)
+{
+	batch_t *b = v->fill;
+
+	while (k-- > 0 && !b->closed && !b->eof && !b->err) {
+		int n = read_one(v, b);
+		if (n == 0) {
+			b->eof = 1;
+		} else if (n < 0) {
+			b->err = n;
+			cf_strlcpy(v->fmsg, coffer_errdetail(), sizeof(v->fmsg));
+		}
+	}
+}
+
+/* Report err (sticky) with msg, or the detail the codec set. */
+static int fail(cf_svreader_t *v, int err, const char *msg)
+{
+	v->err = err;
+	if (!v->msg[0])
+		cf_strlcpy(v->msg, msg ? msg : coffer_errdetail(),
+		    sizeof(v->msg));
+	if (v->msg[0])
+		cf_set_errdetail("%s", v->msg);
+	return err;
+}
+
+/* Pipelined (chain mode after BEGIN). */
+static int read_pipe(cf_svreader_t *v, cf_stream_rec_t *rec,
+    const uint8_t **payload, size_t *len)
+{
+	batch_t *b = v->cur;
+
+	if (b->pos < b->n) {
+		give(v, b, rec, payload, len);
+		read_ahead(v, VR_AHEAD);
+		return 1;
+	}
+	/* batch k is used up: finish k+1, verify it, swap */
+	b = v->fill;
+	while (!b->closed && !b->eof && !b->err)
+		read_ahead(v, 1 << 20);
+	if (b->err)
+		return fail(v, b->err, v->fmsg);
+	if (b->eof) {
+		if (b->n == 0)
+			return 0;       /* after END */
+		/* cannot happen: END is signed (the codec insists on it) */
+		return fail(v, COFFER_EAUTH, "stream ended with records that "
+		    "no signature covers");
+	}
+	int err = close_batch(v);
+	if (err)
+		return fail(v, err, NULL);
+	pthread_mutex_lock(&v->mu);
+	v->fill = v->cur;
+	v->cur = b;
+	batch_reset(v, v->fill);
+	pthread_mutex_unlock(&v->mu);
+	give(v, b, rec, payload, len);
+	read_ahead(v, VR_AHEAD);
+	return 1;
+}
+
+/* Inline: one record at a time, verified as it is read. */
+static int read_inline(cf_svreader_t *v, cf_stream_rec_t *rec,
+    const uint8_t **payload, size_t *len)
+{
+	batch_t *b = v->cur;
+
+	if (b->pos < b->n)
+		return give(v, b, rec, payload, len);
+	batch_reset(v, b);
+	v->held_recs = 0;
+	v->held_bytes = 0;
+	v->release = 0;
+	for (;;) {
+		int n = cf_stream_read(v->r, rec, payload, len);
+		if (n < 0)
+			return fail(v, n, NULL);
+		if (n == 0) {
+			if (b->n)       /* cannot happen: END is signed */
+				return fail(v, COFFER_EAUTH, "stream ended "
+				    "with records that no signature covers");
+			return 0;
+		}
+		if (!v->verifying)
+			return 1;       /* unsigned or unverified: as is */
+		if (v->release && b->n == 0)
+			return 1;       /* covered at once (BEGIN, record mode):
+					   no need to hold a copy */
+		int err = hold(v, b, rec, *payload, *len);
+		if (err)
+			return fail(v, err, coffer_strerror(err));
+		if (v->release)
+			return give(v, b, rec, payload, len);
+	}
 }
 
 int cf_svreader_new(cf_stream_read_fn fn, void *arg,
@@ -696,6 +1170,9 @@ int cf_svreader_new(cf_stream_read_fn fn, void *arg,
 		v->o.max_records = CF_SVERIFY_MAX_RECORDS;
 	if (!v->o.max_bytes || v->o.max_bytes > CF_SVERIFY_MAX_BYTES)
 		v->o.max_bytes = CF_SVERIFY_MAX_BYTES;
+	v->cur = &v->bt[0];
+	v->fill = &v->bt[1];
+	v->chunk = 64u << 10;
 	memset(&ro, 0, sizeof(ro));
 	if (ropts)
 		ro = *ropts;
@@ -714,101 +1191,36 @@ void cf_svreader_free(cf_svreader_t *v)
 {
 	if (!v)
 		return;
+	if (v->started)
+		workers_stop(v);
 	cf_stream_reader_free(v->r);
 	cf_signkey_free(v->owned);
 	cf_kv_free(v->kv);
-	free(v->q);
-	free(v->arena);
+	batch_free(&v->bt[0]);
+	batch_free(&v->bt[1]);
+	chunks_free(v->spare);
 	free(v);
-}
-
-static int hold(cf_svreader_t *v, const cf_stream_rec_t *rec,
-    const uint8_t *p, size_t len)
-{
-	if (v->qn == v->qcap) {
-		uint32_t cap = v->qcap ? v->qcap * 2 : 64;
-		held_t *q = realloc(v->q, cap * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		v->q = q;
-		v->qcap = cap;
-	}
-	if (v->alen + len > v->acap) {
-		size_t cap = CF_MAX(v->acap * 2, v->alen + len);
-		cap = CF_MAX(cap, (size_t)(1u << 20));
-		uint8_t *a = realloc(v->arena, cap);
-		if (!a)
-			return -ENOMEM;
-		v->arena = a;
-		v->acap = cap;
-	}
-	held_t *h = &v->q[v->qn++];
-	h->rec = *rec;
-	h->off = v->alen;
-	h->len = len;
-	if (len)
-		memcpy(v->arena + v->alen, p, len);
-	v->alen += len;
-	return 0;
-}
-
-static int give(cf_svreader_t *v, cf_stream_rec_t *rec,
-    const uint8_t **payload, size_t *len)
-{
-	const held_t *h = &v->q[v->qpos++];
-
-	*rec = h->rec;
-	*payload = h->len ? v->arena + h->off : NULL;
-	*len = h->len;
-	v->cur_held = 1;
-	v->cur = h;
-	return 1;
 }
 
 int cf_svreader_read(cf_svreader_t *v, cf_stream_rec_t *rec,
     const uint8_t **payload, size_t *len)
 {
+	int was_pipe = v->pipe;
+
 	cf_kv_free(v->kv);
 	v->kv = NULL;
-	v->cur_held = 0;
-	v->cur = NULL;
+	v->h = NULL;
+	*payload = NULL;
+	*len = 0;
 	if (v->err)
-		return v->err;
-	if (v->qpos < v->qn)
-		return give(v, rec, payload, len);
-	v->qn = v->qpos = 0;
-	v->alen = 0;
-	v->held_recs = 0;
-	v->held_bytes = 0;
-	v->release = 0;
-	for (;;) {
-		int n = cf_stream_read(v->r, rec, payload, len);
-		if (n < 0) {
-			v->err = n;
-			return n;
-		}
-		if (n == 0) {
-			if (v->qn) {    /* cannot happen: END is signed */
-				cf_set_errdetail("stream ended with records "
-				    "that no signature covers");
-				v->err = COFFER_EAUTH;
-				return v->err;
-			}
-			return 0;
-		}
-		if (!v->verifying)
-			return 1;       /* unsigned or unverified: as is */
-		if (v->release && v->qn == 0)
-			return 1;       /* covered at once (BEGIN, record mode):
-					   no need to hold a copy */
-		int err = hold(v, rec, *payload, *len);
-		if (err) {
-			v->err = err;
-			return err;
-		}
-		if (v->release)
-			return give(v, rec, payload, len);
+		return fail(v, v->err, NULL);
+	if (!was_pipe) {
+		int n = read_inline(v, rec, payload, len);
+		if (v->pipe && !was_pipe)
+			workers_start(v);       /* BEGIN said chain mode */
+		return n;
 	}
+	return read_pipe(v, rec, payload, len);
 }
 
 const cf_stream_rec_t *cf_svreader_begin(const cf_svreader_t *v)
@@ -823,22 +1235,21 @@ const cf_kv_t *cf_svreader_begin_kv(const cf_svreader_t *v)
 
 const cf_kv_t *cf_svreader_kv(cf_svreader_t *v)
 {
-	if (!v->cur_held)
+	if (!v->h)
 		return cf_stream_reader_kv(v->r);
 	if (v->kv)
 		return v->kv;
-	uint32_t t = v->cur->rec.type;
+	uint32_t t = v->h->rec.type;
 	if (t != CF_SREC_BEGIN && t != CF_SREC_PROPS && t != CF_SREC_SNAPSHOT)
 		return NULL;
-	if (cf_kv_decode(v->cur->len ? v->arena + v->cur->off : NULL,
-	    v->cur->len, &v->kv) != 0)
+	if (cf_kv_decode(v->h->p, v->h->len, &v->kv) != 0)
 		v->kv = NULL;   /* cannot happen: the codec checked it */
 	return v->kv;
 }
 
 const char *cf_svreader_error(const cf_svreader_t *v)
 {
-	return cf_stream_reader_error(v->r);
+	return v->msg;
 }
 
 uint64_t cf_svreader_offset(const cf_svreader_t *v)
