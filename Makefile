@@ -6,7 +6,8 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 # tests that also run under ThreadSanitizer
 TSAN_TESTS  = tests/test_lib_stress tests/test_dmu tests/test_crypto_aead \
-              tests/test_crypto_kdf tests/test_spa_pause
+              tests/test_crypto_kdf tests/test_spa_pause tests/test_send_sign \
+              tests/test_lib_sign
 PREFIX     ?= /usr/local
 MESON_OPTS ?=
 

@@ -135,197 +135,293 @@ static void chain_next(chain_t *c, size_t len, int signed_here)
 		c->recs = c->bytes = 0;
 }
 
+/* ---- hashing threads ------------------------------------------------------ */
+
+/*
+ * Both sides of chain mode hash payloads on threads: the signer, and the
+ * verifier once BEGIN is verified.  The caller's thread keeps each record
+ * in a batch (header with its slot zeroed; payload copied into chunks
+ * that never move), and HP_WORKERS threads take the batch's records,
+ * about HP_JOB payload bytes at a time, and compute their digests D_i,
+ * overlapping with the caller's own work (reading the pool or the
+ * stream, the codec, applying).  Folding a batch into the chain (H_i
+ * from H_{i-1}, hdr'_i and D_i: small and sequential) waits for all its
+ * digests, the caller hashing alongside meanwhile, so a checkpoint costs
+ * at most the hashing of one job after the last record arrives.
+ *
+ * The workers take records from one batch, hp->active.  The counters
+ * (nq, next, ndone), `active` and the spare chunks are under hp->mu; a
+ * record's slot and payload are written by the caller before nq counts
+ * it, its digest by the one worker that took it, read back after ndone
+ * counts it.
+ */
+#define HP_WORKERS 2
+#define HP_JOB     (256u << 10) /* payload bytes a worker takes at once */
+#define HP_CHUNK   (4u << 20)   /* payload chunks: 64 KiB, doubling up to
+				   this */
+
+typedef struct chunk {
+	struct chunk *next;
+	size_t cap, used;
+	uint8_t data[];
+} chunk_t;
+
+typedef struct hslot {
+	uint8_t hdr[CF_STREAM_HDR_SIZE];        /* slot zeroed */
+	uint8_t d[32];          /* D_i */
+	const uint8_t *p;       /* the payload, len bytes */
+	size_t len;
+} hslot_t;
+
+typedef struct hbatch {
+	chunk_t *chunks;        /* its payloads, the newest chunk first */
+	hslot_t *slot;          /* nslot of them (when hashed on threads) */
+	uint32_t nslot;
+	uint32_t nq, next, ndone;       /* kept, handed out, hashed */
+} hbatch_t;
+
+typedef struct hpool {
+	int started, nth, stop;
+	pthread_t th[HP_WORKERS];
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	hbatch_t *active;
+	chunk_t *spare;         /* chunks of batches used up */
+	size_t chunk;           /* the size of the next chunk made */
+} hpool_t;
+
+static void chunks_free(chunk_t *c)
+{
+	while (c) {
+		chunk_t *n = c->next;
+		free(c);
+		c = n;
+	}
+}
+
+static void hb_free(hbatch_t *b)
+{
+	chunks_free(b->chunks);
+	free(b->slot);
+}
+
+/* Hand out the next records of b, about HP_JOB bytes; under mu. */
+static uint32_t hp_take(hbatch_t *b, uint32_t *first)
+{
+	size_t sum = 0;
+	uint32_t i = b->next;
+
+	*first = i;
+	while (i < b->nq && sum < HP_JOB)
+		sum += b->slot[i++].len + CF_STREAM_HDR_SIZE;
+	b->next = i;
+	return i - *first;
+}
+
+/* Hash records [first, first + k) of b, then count them done. */
+static void hp_hash(hpool_t *hp, hbatch_t *b, uint32_t first, uint32_t k)
+{
+	for (uint32_t i = first; i < first + k; i++) {
+		hslot_t *sl = &b->slot[i];
+		cf_sha256(sl->len ? sl->p : (const uint8_t *)"", sl->len,
+		    sl->d);
+	}
+	pthread_mutex_lock(&hp->mu);
+	b->ndone += k;
+	if (b->ndone == b->nq)
+		pthread_cond_broadcast(&hp->done);
+	pthread_mutex_unlock(&hp->mu);
+}
+
+static void *hp_worker(void *arg)
+{
+	hpool_t *hp = arg;
+
+	pthread_mutex_lock(&hp->mu);
+	while (!hp->stop) {
+		hbatch_t *b = hp->active;
+		uint32_t first, k = b ? hp_take(b, &first) : 0;
+		if (!k) {
+			pthread_cond_wait(&hp->work, &hp->mu);
+			continue;
+		}
+		pthread_mutex_unlock(&hp->mu);
+		hp_hash(hp, b, first, k);
+		pthread_mutex_lock(&hp->mu);
+	}
+	pthread_mutex_unlock(&hp->mu);
+	return NULL;
+}
+
+/* Start the threads, workers on `active` (no thread is fine: the
+ * caller's thread hashes alone). */
+static void hp_start(hpool_t *hp, hbatch_t *active)
+{
+	hp->started = 1;
+	hp->active = active;
+	pthread_mutex_init(&hp->mu, NULL);
+	pthread_cond_init(&hp->work, NULL);
+	pthread_cond_init(&hp->done, NULL);
+	for (int i = 0; i < HP_WORKERS; i++) {
+		if (pthread_create(&hp->th[i], NULL, hp_worker, hp) != 0)
+			break;
+		hp->nth++;
+	}
+}
+
+/* Stop the threads (if started) and free the spare chunks. */
+static void hp_free(hpool_t *hp)
+{
+	if (hp->started) {
+		pthread_mutex_lock(&hp->mu);
+		hp->stop = 1;
+		pthread_cond_broadcast(&hp->work);
+		pthread_mutex_unlock(&hp->mu);
+		for (int i = 0; i < hp->nth; i++)
+			pthread_join(hp->th[i], NULL);
+		pthread_cond_destroy(&hp->done);
+		pthread_cond_destroy(&hp->work);
+		pthread_mutex_destroy(&hp->mu);
+	}
+	chunks_free(hp->spare);
+}
+
+static void hp_lock(hpool_t *hp)
+{
+	if (hp->started)
+		pthread_mutex_lock(&hp->mu);
+}
+
+static void hp_unlock(hpool_t *hp)
+{
+	if (hp->started)
+		pthread_mutex_unlock(&hp->mu);
+}
+
+/* Room for len payload bytes in b's newest chunk (a spare one, or a new
+ * one): where they go, or NULL. */
+static uint8_t *hb_space(hpool_t *hp, hbatch_t *b, size_t len)
+{
+	chunk_t *c = b->chunks;
+
+	if (!c || c->cap - c->used < len) {
+		hp_lock(hp);
+		chunk_t **pp = &hp->spare;
+		while (*pp && (*pp)->cap < len)
+			pp = &(*pp)->next;
+		if ((c = *pp) != NULL)
+			*pp = c->next;
+		hp_unlock(hp);
+		if (!c) {
+			if (!hp->chunk)
+				hp->chunk = 64u << 10;
+			size_t cap = CF_MAX(hp->chunk, len);
+			if ((c = malloc(sizeof(*c) + cap)) == NULL)
+				return NULL;
+			c->cap = cap;
+			hp->chunk = CF_MIN(hp->chunk * 2, (size_t)HP_CHUNK);
+		}
+		c->used = 0;
+		c->next = b->chunks;
+		b->chunks = c;
+	}
+	uint8_t *p = c->data + c->used;
+	c->used += len;
+	return p;
+}
+
+/* Keep a record in b: its payload copied into b's chunks (*stored: the
+ * copy, NULL when len is 0); with a header (hashing on threads: b has
+ * slots), also its slot, handed to the workers. */
+static int hb_add(hpool_t *hp, hbatch_t *b,
+    const uint8_t hdr[CF_STREAM_HDR_SIZE], const void *payload, size_t len,
+    const uint8_t **stored)
+{
+	uint8_t *d = NULL;
+
+	if (hdr && !b->slot) {
+		if ((b->slot = malloc(b->nslot * sizeof(*b->slot))) == NULL)
+			return -ENOMEM;
+	}
+	if (hdr && b->nq == b->nslot)
+		return COFFER_EBADSTREAM;       /* over the schedule: callers
+						   check it first */
+	if (len && (d = hb_space(hp, b, len)) == NULL)
+		return -ENOMEM;
+	if (len)
+		memcpy(d, payload, len);
+	if (stored)
+		*stored = d;
+	if (hdr) {
+		hslot_t *sl = &b->slot[b->nq];
+		memcpy(sl->hdr, hdr, CF_STREAM_HDR_SIZE);
+		memset(sl->hdr + SLOT_OFF, 0, SLOT_LEN);
+		sl->p = d;
+		sl->len = len;
+		hp_lock(hp);
+		b->nq++;
+		pthread_cond_signal(&hp->work);
+		hp_unlock(hp);
+	}
+	return 0;
+}
+
+/* Fold b's records into chain head h (first: b starts the chain), once
+ * every digest is there, hashing alongside the workers meanwhile. */
+static int hb_fold(hpool_t *hp, hbatch_t *b, uint8_t h[32], int first)
+{
+	hp_lock(hp);
+	while (b->ndone < b->nq) {
+		uint32_t i, k = hp_take(b, &i);
+		if (k) {
+			hp_unlock(hp);
+			hp_hash(hp, b, i, k);
+			hp_lock(hp);
+		} else {
+			pthread_cond_wait(&hp->done, &hp->mu);
+		}
+	}
+	hp_unlock(hp);
+	for (uint32_t i = 0; i < b->nq; i++) {
+		int err = chain_fold(h, first && i == 0, b->slot[i].hdr,
+		    b->slot[i].d, 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* b is used up: its chunks go to the spares (payloads returned from it
+ * are gone). */
+static void hb_reset(hpool_t *hp, hbatch_t *b)
+{
+	hp_lock(hp);
+	while (b->chunks) {
+		chunk_t *c = b->chunks;
+		b->chunks = c->next;
+		c->next = hp->spare;
+		hp->spare = c;
+	}
+	b->nq = b->next = b->ndone = 0;
+	hp_unlock(hp);
+}
+
 /* ---- signer ---------------------------------------------------------------- */
 
 /*
- * In chain mode the hashing runs in worker threads, so that it overlaps
- * with the rest of send (reading the pool, the codec, writing) and with
- * itself: the hook copies each record (slot-zeroed header, payload) into
- * one of SG_NBUF buffers, used in ring order, and queues a full buffer;
- * SG_WORKERS workers take queued buffers and compute each record's
- * payload digest D_i.  The fold into the chain (H_i from H_{i-1}, hdr'_i
- * and D_i: small and sequential) is done by the hook's thread, buffer by
- * buffer in ring order, as soon as a buffer's digests are done, and
- * completely at a checkpoint, before it signs.  Record mode hashes
- * inline: a signature per record costs far more than the hash.
+ * Chain mode hashes on the threads above: the hook keeps each record in
+ * one batch, and at a checkpoint folds it into the chain and signs the
+ * head.  Record mode hashes inline: a signature per record costs far more
+ * than the hash.
  */
-#define SG_CHUNK   (4u << 20)
-#define SG_NBUF    4
-#define SG_WORKERS 2
-
-enum { SB_FREE, SB_FILLING, SB_QUEUED, SB_HASHING, SB_DONE };
-
-typedef struct sg_buf {
-	uint8_t *p;
-	size_t len, cap;
-	uint32_t nrec;
-	uint8_t (*dig)[32];     /* D_i of each record */
-	uint32_t digcap;
-	int state;              /* SB_* */
-} sg_buf_t;
-
 struct cf_ssign {
 	const cf_signkey_t *key;
 	int mode;
 	uint64_t interval, bytes;
-	chain_t c;              /* schedule; the chain in record mode */
-	/* chain mode: the workers and the buffers */
-	int nth;
-	pthread_t th[SG_WORKERS];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	sg_buf_t buf[SG_NBUF];
-	int fill;               /* the buffer the hook fills */
-	int fold;               /* the oldest buffer not folded yet */
-	int stop;
-	int werr;               /* a worker's error */
-	chain_t wc;             /* the folded chain (h, seq) */
+	chain_t c;              /* the schedule; the chain head */
+	hpool_t hp;             /* chain mode */
+	hbatch_t b;
 };
-
-static void *sg_worker(void *arg)
-{
-	cf_ssign_t *s = arg;
-
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		sg_buf_t *b = NULL;
-		for (int k = 0; k < SG_NBUF && !b; k++) {
-			sg_buf_t *c = &s->buf[(s->fold + k) % SG_NBUF];
-			if (c->state == SB_QUEUED)
-				b = c;
-		}
-		if (!b) {
-			if (s->stop)
-				break;
-			pthread_cond_wait(&s->cv, &s->mu);
-			continue;
-		}
-		b->state = SB_HASHING;
-		pthread_mutex_unlock(&s->mu);
-		size_t off = 0;
-		for (uint32_t i = 0; i < b->nrec; i++) {
-			uint64_t len = le64_get(b->p + off);
-			cf_sha256(len ? b->p + off + 8 + CF_STREAM_HDR_SIZE : b->p,
-			    (size_t)len, b->dig[i]);
-			off += 8 + CF_STREAM_HDR_SIZE + len;
-		}
-		pthread_mutex_lock(&s->mu);
-		b->state = SB_DONE;
-		pthread_cond_broadcast(&s->cv);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-/* Fold done buffers into the chain, oldest first; with wait, until no
- * buffer is pending.  Called with s->mu held. */
-static int sg_fold(cf_ssign_t *s, int wait)
-{
-	for (;;) {
-		sg_buf_t *b = &s->buf[s->fold];
-		if (b->state == SB_FREE || b->state == SB_FILLING)
-			return 0;               /* nothing pending */
-		if (b->state != SB_DONE) {
-			if (!wait)
-				return 0;
-			pthread_cond_wait(&s->cv, &s->mu);
-			continue;
-		}
-		size_t off = 0;
-		for (uint32_t i = 0; i < b->nrec; i++) {
-			uint64_t len = le64_get(b->p + off);
-			int err = chain_fold(s->wc.h, s->wc.seq == 0,
-			    b->p + off + 8, b->dig[i], 0);
-			if (err)
-				return err;
-			s->wc.seq++;
-			off += 8 + CF_STREAM_HDR_SIZE + len;
-		}
-		b->len = 0;
-		b->nrec = 0;
-		b->state = SB_FREE;
-		s->fold = (s->fold + 1) % SG_NBUF;
-	}
-}
-
-/* Queue the buffer being filled and take the next one in the ring,
- * folding (and waiting for) older buffers until it is free. */
-static int sg_handoff(cf_ssign_t *s)
-{
-	int err = 0;
-
-	pthread_mutex_lock(&s->mu);
-	if (s->buf[s->fill].nrec) {
-		s->buf[s->fill].state = SB_QUEUED;
-		pthread_cond_broadcast(&s->cv);
-		s->fill = (s->fill + 1) % SG_NBUF;
-	}
-	while (!err && s->buf[s->fill].state != SB_FREE &&
-	    s->buf[s->fill].state != SB_FILLING) {
-		err = sg_fold(s, 0);
-		if (!err && s->buf[s->fill].state != SB_FREE)
-			pthread_cond_wait(&s->cv, &s->mu);
-	}
-	if (!err)
-		s->buf[s->fill].state = SB_FILLING;
-	pthread_mutex_unlock(&s->mu);
-	return err;
-}
-
-/* A checkpoint: everything handed over, hashed and folded; the head. */
-static int sg_sync(cf_ssign_t *s, uint8_t h[32])
-{
-	int err = sg_handoff(s);
-
-	pthread_mutex_lock(&s->mu);
-	if (!err)
-		err = sg_fold(s, 1);
-	if (!err)
-		err = s->werr;
-	memcpy(h, s->wc.h, 32);
-	pthread_mutex_unlock(&s->mu);
-	return err;
-}
-
-/* Copy a record into the buffer being filled (slot zeroed). */
-static int sg_queue(cf_ssign_t *s, const uint8_t *hdr, const void *payload,
-    size_t len)
-{
-	size_t need = 8 + CF_STREAM_HDR_SIZE + len;
-	sg_buf_t *b = &s->buf[s->fill];
-	int err;
-
-	if (b->nrec && b->len + need > b->cap) {
-		if ((err = sg_handoff(s)) != 0)
-			return err;
-		b = &s->buf[s->fill];
-	}
-	if (b->len + need > b->cap) {
-		size_t cap = CF_MAX((size_t)SG_CHUNK, b->len + need);
-		uint8_t *p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	if (b->nrec == b->digcap) {
-		uint32_t n = b->digcap ? b->digcap * 2 : 256;
-		uint8_t (*d)[32] = realloc(b->dig, (size_t)n * 32);
-		if (!d)
-			return -ENOMEM;
-		b->dig = d;
-		b->digcap = n;
-	}
-	uint8_t *d = b->p + b->len;
-	le64_put(d, len);
-	memcpy(d + 8, hdr, CF_STREAM_HDR_SIZE);
-	memset(d + 8 + SLOT_OFF, 0, SLOT_LEN);
-	if (len)
-		memcpy(d + 8 + CF_STREAM_HDR_SIZE, payload, len);
-	b->len += need;
-	b->nrec++;
-	return 0;
-}
 
 int cf_ssign_new(const cf_signkey_t *key, int mode, uint32_t interval,
     uint64_t bytes, cf_ssign_t **out)
@@ -345,20 +441,8 @@ int cf_ssign_new(const cf_signkey_t *key, int mode, uint32_t interval,
 	s->interval = interval ? interval : CF_SSIGN_INTERVAL;
 	s->bytes = bytes ? bytes : CF_SSIGN_BYTES;
 	if (mode == CF_SSIGN_CHAIN) {
-		pthread_mutex_init(&s->mu, NULL);
-		pthread_cond_init(&s->cv, NULL);
-		s->buf[0].state = SB_FILLING;
-		for (int i = 0; i < SG_WORKERS; i++) {
-			if (pthread_create(&s->th[i], NULL, sg_worker, s) != 0)
-				break;
-			s->nth++;
-		}
-		if (s->nth == 0) {
-			pthread_cond_destroy(&s->cv);
-			pthread_mutex_destroy(&s->mu);
-			free(s);
-			return -EAGAIN;
-		}
+		s->b.nslot = (uint32_t)s->interval;
+		hp_start(&s->hp, &s->b);
 	}
 	*out = s;
 	return 0;
@@ -368,20 +452,8 @@ void cf_ssign_free(cf_ssign_t *s)
 {
 	if (!s)
 		return;
-	if (s->nth) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = 1;
-		pthread_cond_broadcast(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		for (int i = 0; i < s->nth; i++)
-			pthread_join(s->th[i], NULL);
-		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->mu);
-	}
-	for (int i = 0; i < SG_NBUF; i++) {
-		free(s->buf[i].p);
-		free(s->buf[i].dig);
-	}
+	hp_free(&s->hp);
+	hb_free(&s->b);
 	cf_wipe(s, sizeof(*s));
 	free(s);
 }
@@ -430,16 +502,20 @@ int cf_ssign_hook(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
 		if ((err = chain_add(&s->c, hdr, payload, len)) != 0)
 			return err;
 	} else {
-		if ((err = sg_queue(s, hdr, payload, len)) != 0)
+		if ((err = hb_add(&s->hp, &s->b, hdr, payload, len, NULL)) != 0)
 			return err;
 		chain_count(&s->c, len);
 	}
 	int due = chain_due(&s->c, s->mode, le32_get(hdr + 8), s->interval,
 	    s->bytes);
 	if (due) {
-		if (s->mode == CF_SSIGN_CHAIN &&
-		    (err = sg_sync(s, s->c.h)) != 0)
-			return err;
+		if (s->mode == CF_SSIGN_CHAIN) {
+			/* BEGIN, always signed, is a batch of its own */
+			err = hb_fold(&s->hp, &s->b, s->c.h, s->c.seq == 0);
+			hb_reset(&s->hp, &s->b);
+			if (err)
+				return err;
+		}
 		chain_msg(s->c.h, s->c.seq, s->c.off, m);
 		if ((err = cf_signkey_sign(s->key, m, sizeof(m), b, &blen)) != 0)
 			return err;
@@ -462,61 +538,31 @@ int cf_ssign_hook(void *arg, const uint8_t hdr[CF_STREAM_HDR_SIZE],
  * In chain mode, after BEGIN, it pipelines: while the caller applies the
  * verified batch k (`cur`), each call that returns one of its records
  * also reads up to VR_AHEAD records of batch k+1 (`fill`) from the
- * stream, and VR_WORKERS threads compute their payload digests D_i
- * meanwhile (the definition lets payloads hash independently).  When
- * batch k is used up, the reader reads the rest of k+1, helps hash what
- * is left, folds the chain over k+1 in order (headers and digests: small)
- * and verifies k+1's signature before it returns any record of it.  An
- * error met while reading ahead (the codec's, a schedule or limit
- * violation, the input ending) is reported when batch k is used up, so
- * the caller sees the same records and the same error as without
- * read-ahead.
+ * stream, and the hashing threads compute their payload digests
+ * meanwhile.  When batch k is used up, the reader reads the rest of k+1,
+ * folds it into the chain (hashing what is left alongside) and verifies
+ * k+1's signature before it returns any record of it.  An error met while
+ * reading ahead (the codec's, a schedule or limit violation, the input
+ * ending) is reported when batch k is used up, so the caller sees the
+ * same records and the same error as without read-ahead.
  *
  * Memory: the batch being filled holds at most max_records records and
  * max_bytes stream bytes unverified (invariant 1); the verified batch the
- * caller is applying at most as much again.  Payloads are kept in
- * chunks that never move (reused from batch to batch); workers touch only
- * the filling batch's payloads and digest slots, and the counters they
- * use are under `mu`.
+ * caller is applying at most as much again.
  */
-#define VR_WORKERS 2
-#define VR_AHEAD   2            /* records read ahead per record returned */
-#define VR_JOB     (256u << 10) /* payload bytes a worker takes at once */
-#define VR_CHUNK   (4u << 20)   /* payload memory is allocated in chunks
-				   of 64 KiB, doubling up to this */
-
-typedef struct chunk {
-	struct chunk *next;
-	size_t cap, used;
-	uint8_t data[];
-} chunk_t;
+#define VR_AHEAD 2              /* records read ahead per record returned */
 
 typedef struct held {
 	cf_stream_rec_t rec;
 	uint64_t soff;          /* the stream offset of its header */
-	const uint8_t *p;       /* its payload (in a chunk), len bytes */
+	const uint8_t *p;       /* its payload (in the batch's chunks) */
 	size_t len;
 } held_t;
 
-/* What the chain needs of a held record, pipelined: where the workers
- * find its payload and put its digest. */
-typedef struct vslot {
-	uint8_t hdr[CF_STREAM_HDR_SIZE];        /* slot zeroed */
-	uint8_t d[32];          /* D_i, written by a hashing thread */
-	const uint8_t *p;       /* the payload, len bytes */
-	size_t len;
-} vslot_t;
-
 typedef struct batch {
+	hbatch_t hb;            /* payloads; pipelined, the digests */
 	held_t *q;
 	uint32_t n, pos, qcap;
-	chunk_t *chunks;        /* the payloads, the newest chunk first */
-	/* pipelined only */
-	vslot_t *slot;          /* per record: nslot of them (the stream's
-				   sign_interval) */
-	uint32_t nslot;
-	uint32_t nq, next, ndone;       /* under mu: payloads in place,
-					   handed out, hashed */
 	int closed;             /* its last record is signed */
 	int eof;                /* the input ended while reading it */
 	int err;                /* an error met reading it, not reported
@@ -538,25 +584,19 @@ struct cf_svreader {
 				   schedule, and h as of the last verified
 				   signature */
 	uint64_t run_seq, run_off;      /* first record not yet covered */
-	uint8_t lasthdr[CF_STREAM_HDR_SIZE];    /* the hook's record */
+	const uint8_t *lasthdr; /* the hook's record: header, offset */
 	uint64_t lastoff;
 	/* held back in the batch being filled */
 	uint32_t held_recs, peak_recs;
 	uint64_t held_bytes, peak_bytes;
+	hpool_t hp;
 	batch_t bt[2];
 	batch_t *cur, *fill;
-	chunk_t *spare;         /* chunks of used-up batches */
-	size_t chunk;           /* the size of the next chunk made */
 	const held_t *h;        /* the record just returned, when held */
 	cf_kv_t *kv;
 	int err;
-	char msg[1024];         /* the error reported, when the reader's own */
+	char msg[1024];         /* the error reported */
 	char fmsg[1024];        /* fill->err's message, until reported */
-	/* the hashing threads */
-	int started, nth, stop;
-	pthread_t th[VR_WORKERS];
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
 };
 
 #define WHY(...) do { cf_snprintf(why, whylen, __VA_ARGS__); } while (0)
@@ -736,10 +776,9 @@ static int verify_hook(void *arg, const cf_stream_rec_t *rec,
 	uint64_t off = v->c.off;
 	v->lastoff = off;
 	if (v->pipe) {
-		/* hashed by the workers, folded when the batch is whole */
+		/* hashed by the threads, folded when the batch is whole */
 		chain_count(&v->c, len);
-		memcpy(v->lasthdr, hdr, CF_STREAM_HDR_SIZE);
-		memset(v->lasthdr + SLOT_OFF, 0, SLOT_LEN);
+		v->lasthdr = hdr;
 	} else if ((err = chain_add(&v->c, hdr, payload, len)) != 0) {
 		return err;
 	}
@@ -790,66 +829,14 @@ static int verify_hook(void *arg, const cf_stream_rec_t *rec,
 
 /* ---- batches ---- */
 
-static void chunks_free(chunk_t *c)
-{
-	while (c) {
-		chunk_t *n = c->next;
-		free(c);
-		c = n;
-	}
-}
-
-/* The batch is used up: its chunks go to the spares.  Under mu when
- * pipelined (the workers look at the filling batch). */
 static void batch_reset(cf_svreader_t *v, batch_t *b)
 {
-	while (b->chunks) {
-		chunk_t *c = b->chunks;
-		b->chunks = c->next;
-		c->used = 0;
-		c->next = v->spare;
-		v->spare = c;
-	}
+	hb_reset(&v->hp, &b->hb);
 	b->n = b->pos = 0;
-	b->nq = b->next = b->ndone = 0;
 	b->closed = b->eof = b->err = 0;
 }
 
-static void batch_free(batch_t *b)
-{
-	free(b->q);
-	chunks_free(b->chunks);
-	free(b->slot);
-}
-
-/* Room for len payload bytes in b's newest chunk: where they go. */
-static uint8_t *batch_space(cf_svreader_t *v, batch_t *b, size_t len)
-{
-	chunk_t *c = b->chunks;
-
-	if (!c || c->cap - c->used < len) {
-		chunk_t **pp = &v->spare;
-		while (*pp && (*pp)->cap < len)
-			pp = &(*pp)->next;
-		if ((c = *pp) != NULL) {
-			*pp = c->next;
-		} else {
-			size_t cap = CF_MAX(v->chunk, len);
-			if ((c = malloc(sizeof(*c) + cap)) == NULL)
-				return NULL;
-			v->chunk = CF_MIN(v->chunk * 2, (size_t)VR_CHUNK);
-			c->cap = cap;
-			c->used = 0;
-		}
-		c->next = b->chunks;
-		b->chunks = c;
-	}
-	uint8_t *p = c->data + c->used;
-	c->used += len;
-	return p;
-}
-
-/* Keep the record just read (its payload copied into a chunk). */
+/* Keep the record just read (the hook saw it: v->lasthdr, v->lastoff). */
 static int hold(cf_svreader_t *v, batch_t *b, const cf_stream_rec_t *rec,
     const uint8_t *p, size_t len)
 {
@@ -861,34 +848,15 @@ static int hold(cf_svreader_t *v, batch_t *b, const cf_stream_rec_t *rec,
 		b->q = q;
 		b->qcap = cap;
 	}
-	if (v->pipe && !b->slot) {
-		b->nslot = (uint32_t)v->interval;
-		if ((b->slot = malloc(b->nslot * sizeof(*b->slot))) == NULL)
-			return -ENOMEM;
-	}
-	if (v->pipe && b->n == b->nslot)
-		return COFFER_EBADSTREAM;       /* cannot happen: the hook
-						   demands a signature */
-	uint8_t *d = NULL;
-	if (len && (d = batch_space(v, b, len)) == NULL)
-		return -ENOMEM;
-	if (len)
-		memcpy(d, p, len);
 	held_t *h = &b->q[b->n];
+	b->hb.nslot = (uint32_t)v->interval;
+	int err = hb_add(&v->hp, &b->hb, v->pipe ? v->lasthdr : NULL, p, len,
+	    &h->p);
+	if (err)
+		return err;
 	h->rec = *rec;
 	h->soff = v->lastoff;
-	h->p = d;
 	h->len = len;
-	if (v->pipe) {
-		vslot_t *sl = &b->slot[b->n];
-		memcpy(sl->hdr, v->lasthdr, CF_STREAM_HDR_SIZE);
-		sl->p = d;
-		sl->len = len;
-		pthread_mutex_lock(&v->mu);
-		b->nq = b->n + 1;
-		pthread_cond_signal(&v->work);
-		pthread_mutex_unlock(&v->mu);
-	}
 	b->n++;
 	return 0;
 }
@@ -905,108 +873,16 @@ static int give(cf_svreader_t *v, batch_t *b, cf_stream_rec_t *rec,
 	return 1;
 }
 
-/* ---- hashing (pipelined) ---- */
-
-/* Hand out the next payloads of b, about VR_JOB bytes; under mu. */
-static uint32_t take(batch_t *b, uint32_t *first)
-{
-	size_t sum = 0;
-	uint32_t i = b->next;
-
-	*first = i;
-	while (i < b->nq && sum < VR_JOB)
-		sum += b->slot[i++].len + CF_STREAM_HDR_SIZE;
-	b->next = i;
-	return i - *first;
-}
-
-/* Hash payloads [first, first + k) of b, then count them done. */
-static void hash_range(cf_svreader_t *v, batch_t *b, uint32_t first,
-    uint32_t k)
-{
-	for (uint32_t i = first; i < first + k; i++) {
-		vslot_t *sl = &b->slot[i];
-		cf_sha256(sl->len ? sl->p : (const uint8_t *)"", sl->len,
-		    sl->d);
-	}
-	pthread_mutex_lock(&v->mu);
-	b->ndone += k;
-	if (b->ndone == b->nq)
-		pthread_cond_broadcast(&v->done);
-	pthread_mutex_unlock(&v->mu);
-}
-
-static void *vr_worker(void *arg)
-{
-	cf_svreader_t *v = arg;
-
-	pthread_mutex_lock(&v->mu);
-	while (!v->stop) {
-		batch_t *b = v->fill;
-		uint32_t first, k = take(b, &first);
-		if (!k) {
-			pthread_cond_wait(&v->work, &v->mu);
-			continue;
-		}
-		pthread_mutex_unlock(&v->mu);
-		hash_range(v, b, first, k);
-		pthread_mutex_lock(&v->mu);
-	}
-	pthread_mutex_unlock(&v->mu);
-	return NULL;
-}
-
-/* Start the hashing threads (none is fine: the reader hashes alone). */
-static void workers_start(cf_svreader_t *v)
-{
-	v->started = 1;
-	pthread_mutex_init(&v->mu, NULL);
-	pthread_cond_init(&v->work, NULL);
-	pthread_cond_init(&v->done, NULL);
-	for (int i = 0; i < VR_WORKERS; i++) {
-		if (pthread_create(&v->th[i], NULL, vr_worker, v) != 0)
-			break;
-		v->nth++;
-	}
-}
-
-static void workers_stop(cf_svreader_t *v)
-{
-	pthread_mutex_lock(&v->mu);
-	v->stop = 1;
-	pthread_cond_broadcast(&v->work);
-	pthread_mutex_unlock(&v->mu);
-	for (int i = 0; i < v->nth; i++)
-		pthread_join(v->th[i], NULL);
-	pthread_cond_destroy(&v->done);
-	pthread_cond_destroy(&v->work);
-	pthread_mutex_destroy(&v->mu);
-}
-
-/* The filling batch is whole (closed): wait for its digests (hashing
- * along), fold them into the chain and verify its signature. */
+/* The filling batch is whole (closed): fold it into the chain and verify
+ * its signature. */
 static int close_batch(cf_svreader_t *v)
 {
 	batch_t *b = v->fill;
 	uint8_t h[32];
 	char why[768];
-	int err = 0;
 
-	pthread_mutex_lock(&v->mu);
-	while (b->ndone < b->nq) {
-		uint32_t first, k = take(b, &first);
-		if (k) {
-			pthread_mutex_unlock(&v->mu);
-			hash_range(v, b, first, k);
-			pthread_mutex_lock(&v->mu);
-		} else {
-			pthread_cond_wait(&v->done, &v->mu);
-		}
-	}
-	pthread_mutex_unlock(&v->mu);
 	memcpy(h, v->c.h, 32);
-	for (uint32_t i = 0; i < b->n && !err; i++)
-		err = chain_fold(h, 0, b->slot[i].hdr, b->slot[i].d, 0);
+	int err = hb_fold(&v->hp, &b->hb, h, 0);
 	if (err)
 		return err;
 	const held_t *last = &b->q[b->n - 1];
@@ -1107,11 +983,12 @@ static int read_pipe(cf_svreader_t *v, cf_stream_rec_t *rec,
 	int err = close_batch(v);
 	if (err)
 		return fail(v, err, NULL);
-	pthread_mutex_lock(&v->mu);
+	batch_reset(v, v->cur);
+	pthread_mutex_lock(&v->hp.mu);
 	v->fill = v->cur;
 	v->cur = b;
-	batch_reset(v, v->fill);
-	pthread_mutex_unlock(&v->mu);
+	v->hp.active = &v->fill->hb;
+	pthread_mutex_unlock(&v->hp.mu);
 	give(v, b, rec, payload, len);
 	read_ahead(v, VR_AHEAD);
 	return 1;
@@ -1172,7 +1049,6 @@ int cf_svreader_new(cf_stream_read_fn fn, void *arg,
 		v->o.max_bytes = CF_SVERIFY_MAX_BYTES;
 	v->cur = &v->bt[0];
 	v->fill = &v->bt[1];
-	v->chunk = 64u << 10;
 	memset(&ro, 0, sizeof(ro));
 	if (ropts)
 		ro = *ropts;
@@ -1191,14 +1067,14 @@ void cf_svreader_free(cf_svreader_t *v)
 {
 	if (!v)
 		return;
-	if (v->started)
-		workers_stop(v);
 	cf_stream_reader_free(v->r);
 	cf_signkey_free(v->owned);
 	cf_kv_free(v->kv);
-	batch_free(&v->bt[0]);
-	batch_free(&v->bt[1]);
-	chunks_free(v->spare);
+	hp_free(&v->hp);
+	for (int i = 0; i < 2; i++) {
+		hb_free(&v->bt[i].hb);
+		free(v->bt[i].q);
+	}
 	free(v);
 }
 
@@ -1217,7 +1093,7 @@ int cf_svreader_read(cf_svreader_t *v, cf_stream_rec_t *rec,
 	if (!was_pipe) {
 		int n = read_inline(v, rec, payload, len);
 		if (v->pipe && !was_pipe)
-			workers_start(v);       /* BEGIN said chain mode */
+			hp_start(&v->hp, &v->fill->hb); /* BEGIN said chain */
 		return n;
 	}
 	return read_pipe(v, rec, payload, len);
