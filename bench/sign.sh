@@ -6,13 +6,16 @@
 # default) and record-signed (every record), and `coffer receive` of each
 # stream from a file, the signed ones verified (receive -s).  Each
 # measurement is repeated BENCH_REPS times, runs of the three kinds
-# alternating; the table shows medians and the ratio to unsigned.  Then
+# alternating (each rep starting with the next kind); the table shows
+# medians and the ratio to unsigned.  Then
 # build/bench/sign_speed gives the codec-level figures per record size,
 # beside RFD 14's own ceiling table.
 #
 # Environment: BENCH_SIZE (1G default, 256M, ...; a bare number is MiB),
 # BENCH_REPS (3), BENCH_DIR (/tmp), BENCH_KEEP (1: keep the directory),
-# BENCH_COLD (1: drop the page cache before each send; root only).
+# BENCH_COLD (1: drop the page cache before each send and receive, so
+# that sends read the pool and receives their stream file from the
+# device; root only).
 # Not part of `make test`: nothing here asserts on time.
 set -eu
 
@@ -31,8 +34,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# BENCH_COLD=1: drop the page cache before each send (as root), so the
-# send reads the pool from the device, as a backup job does
+# BENCH_COLD=1: drop the page cache before each send and receive (as
+# root), so that a send reads the pool from the device, as a backup job
+# does, and a receive its stream file, as a restore from stored streams
 COLD=${BENCH_COLD:-0}
 if [ "$COLD" = 1 ] && [ "$DROP" != yes ]; then
 	echo "bench: BENCH_COLD=1 needs root (/proc/sys/vm/drop_caches)" >&2
@@ -71,15 +75,25 @@ for k in unsigned chain record; do
 	: >"$T/send-$k"
 	: >"$T/recv-$k"
 done
+# the kinds in turn, each rep starting with the next one, so that no kind
+# always runs first (after the previous rep's receives and destroys)
+kinds() {
+	case $(($1 % 3)) in
+	0) echo unsigned chain record ;;
+	1) echo chain record unsigned ;;
+	*) echo record unsigned chain ;;
+	esac
+}
 i=0
 while [ $i -lt "$REPS" ]; do
-	for k in unsigned chain record; do
+	for k in $(kinds $i); do
 		sync
 		cold
 		RES="$T/send-$k" timed "send_$k"
 	done
-	for k in unsigned chain record; do
+	for k in $(kinds $i); do
 		sync
+		cold
 		RES="$T/recv-$k" timed "recv_$k"
 		cf destroy -r "tank/r$n"
 	done
@@ -95,7 +109,7 @@ echo "machine:      $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)"
 echo "data:         $SIZE_MB MiB random in one file (128K records), Ed25519 key"
 echo "streams:      unsigned $(stat -c %s "$T/unsigned.stream"), chain" \
     "$(stat -c %s "$T/chain.stream"), record $(stat -c %s "$T/record.stream") bytes"
-if [ "$COLD" = 1 ]; then cache="sends from a cold page cache"; else
+if [ "$COLD" = 1 ]; then cache="page cache dropped before each"; else
 	cache="page cache warm"; fi
 echo "method:       median of $REPS, kinds alternating; send to /dev/null," \
     "receive from a file ($cache)"

@@ -46,6 +46,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define SLOT_OFF 276
 #define SLOT_LEN 204
@@ -141,7 +142,7 @@ static void chain_next(chain_t *c, size_t len, int signed_here)
  * Both sides of chain mode hash payloads on threads: the signer, and the
  * verifier once BEGIN is verified.  The caller's thread keeps each record
  * in a batch (header with its slot zeroed; payload copied into chunks
- * that never move), and HP_WORKERS threads take the batch's records,
+ * that never move), and worker threads take the batch's records,
  * about HP_JOB payload bytes at a time, and compute their digests D_i,
  * overlapping with the caller's own work (reading the pool or the
  * stream, the codec, applying).  Folding a batch into the chain (H_i
@@ -155,7 +156,8 @@ static void chain_next(chain_t *c, size_t len, int signed_here)
  * it, its digest by the one worker that took it, read back after ndone
  * counts it.
  */
-#define HP_WORKERS 2
+#define HP_WORKERS 3            /* at most; one less than the CPUs online
+				   (the caller's thread hashes too) */
 #define HP_JOB     (256u << 10) /* payload bytes a worker takes at once */
 #define HP_CHUNK   (4u << 20)   /* payload chunks: 64 KiB, doubling up to
 				   this */
@@ -262,7 +264,9 @@ static void hp_start(hpool_t *hp, hbatch_t *active)
 	pthread_mutex_init(&hp->mu, NULL);
 	pthread_cond_init(&hp->work, NULL);
 	pthread_cond_init(&hp->done, NULL);
-	for (int i = 0; i < HP_WORKERS; i++) {
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = ncpu > 1 ? (int)CF_MIN(ncpu - 1, HP_WORKERS) : 1;
+	for (int i = 0; i < n; i++) {
 		if (pthread_create(&hp->th[i], NULL, hp_worker, hp) != 0)
 			break;
 		hp->nth++;
