@@ -137,7 +137,7 @@ echo "(1.00x = as fast as unsigned); cpu s = user + system seconds of the"
 echo "median run, all threads."
 if [ -x "$SPEED" ]; then
 	echo
-	echo "codec level (build/bench/sign_speed 256), one thread, no pool:"
+	echo "codec level (build/bench/sign_speed 256), no pool:"
 	"$SPEED" 256
 	echo "RFD 14's estimated ceilings for signing every record (Ed25519,"
 	echo "Nehalem core): 290 MB/s at 8 KB, 479 at 32 KB, 572 at 128 KB,"
