@@ -342,16 +342,18 @@ int cf_spa_open_vdevs(const char *name, cf_vdev_t **vdevs, int ndev,
 	/* The newest valid uberblock over all labels of all devices. */
 	cf_uberblock_t best = { 0 }, ub;
 	int found = 0, newer = 0;
-	uint8_t *slot = malloc(CF_UB_SLOT_SIZE);
-	if (!slot) {
+	uint8_t *ring = malloc(CF_UB_SLOTS * CF_UB_SLOT_SIZE);
+	if (!ring) {
 		err = -ENOMEM;
 		goto fail;
 	}
 	for (int d = 0; d < ndev; d++)
-		for (unsigned l = 0; l < CF_LABELS; l++)
+		for (unsigned l = 0; l < CF_LABELS; l++) {
+			if (cf_label_read_ring(spa->vdev[d], l, ring))
+				continue;
 			for (unsigned s = 0; s < CF_UB_SLOTS; s++) {
-				if (cf_label_read_ub(spa->vdev[d], l, s, slot))
-					continue;
+				const uint8_t *slot = ring +
+				    (size_t)s * CF_UB_SLOT_SIZE;
 				int r = cf_ub_decode(slot, &ub);
 				if (r == COFFER_ENOTSUP)
 					newer = 1;
@@ -366,7 +368,8 @@ int cf_spa_open_vdevs(const char *name, cf_vdev_t **vdevs, int ndev,
 					found = 1;
 				}
 			}
-	free(slot);
+		}
+	free(ring);
 	if (newer) {
 		/* a newer coffer wrote this pool: do not go back in time */
 		cf_set_errdetail("the pool was written by a newer version of "

@@ -438,6 +438,31 @@ int cf_label_read_ub(cf_vdev_t *v, unsigned label, unsigned slot,
 	return cf_vdev_read(v, off, ub, CF_UB_SLOT_SIZE);
 }
 
+int cf_label_read_ring(cf_vdev_t *v, unsigned label,
+    uint8_t ring[CF_UB_SLOTS * CF_UB_SLOT_SIZE])
+{
+	uint64_t off;
+	int rc, nok = 0, last = 0;
+
+	if (ring == NULL)
+		return -EINVAL;
+	rc = ub_offset(v, label, 0, &off);
+	if (rc != 0)
+		return rc;
+	if (cf_vdev_read(v, off, ring, CF_UB_SLOTS * CF_UB_SLOT_SIZE) == 0)
+		return 0;
+	/* an error somewhere in it: slot by slot, keeping what reads */
+	for (unsigned s = 0; s < CF_UB_SLOTS; s++) {
+		uint8_t *p = ring + (size_t)s * CF_UB_SLOT_SIZE;
+		last = cf_label_read_ub(v, label, s, p);
+		if (last == 0)
+			nok++;
+		else
+			memset(p, 0, CF_UB_SLOT_SIZE);
+	}
+	return nok ? 0 : last;
+}
+
 int cf_label_wipe(cf_vdev_t *v)
 {
 	uint8_t *zero;

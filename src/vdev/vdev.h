@@ -189,6 +189,12 @@ int cf_label_write_ub(cf_vdev_t *v, unsigned slot,
 /* Read slot `slot` of label `label` (0..3). */
 int cf_label_read_ub(cf_vdev_t *v, unsigned label, unsigned slot,
     uint8_t ub[CF_UB_SLOT_SIZE]) CF_MUST_CHECK;
+/* Read the whole uberblock ring of label `label` (CF_UB_SLOTS slots) in
+ * one request; a slot that cannot be read is zeroed (an empty slot), so
+ * one bad sector costs only the slots on it.  Fails only if no slot
+ * could be read. */
+int cf_label_read_ring(cf_vdev_t *v, unsigned label,
+    uint8_t ring[CF_UB_SLOTS * CF_UB_SLOT_SIZE]) CF_MUST_CHECK;
 /* Overwrite all four labels with zeros (pool destroy), then flush. */
 int cf_label_wipe(cf_vdev_t *v) CF_MUST_CHECK;
 /* Byte offset of label `label` (0..3) on v; UINT64_MAX for others. */

@@ -405,6 +405,29 @@ static void test_ub_slots(void)
 		for (size_t j = 0; j < sizeof(got); j++)
 			CHECK(got[j] == 0);
 	}
+	/* the whole ring in one read: the same slots */
+	uint8_t *ring = malloc(CF_UB_SLOTS * CF_UB_SLOT_SIZE);
+	CHECK(ring != NULL);
+	for (unsigned l = 0; l < 4; l++) {
+		CHECK_OK(cf_label_read_ring(v, l, ring));
+		for (unsigned sl = 0; sl < CF_UB_SLOTS; sl++) {
+			CHECK_OK(cf_label_read_ub(v, l, sl, got));
+			CHECK(memcmp(ring + sl * CF_UB_SLOT_SIZE, got,
+			    sizeof(got)) == 0);
+		}
+	}
+	/* the ring read fails: slot by slot instead, the same bytes */
+	cf_fault_cfg_t fc = { .fail_read_at = 1, .keep_inner = 1 };
+	cf_vdev_t *f = NULL;
+	CHECK_OK(cf_vdev_open_fault(v, &fc, &f));
+	memset(ring, 0xee, CF_UB_SLOTS * CF_UB_SLOT_SIZE);
+	CHECK_OK(cf_label_read_ring(f, 1, ring));
+	CHECK(ring[5 * CF_UB_SLOT_SIZE] == 5);
+	CHECK(ring[2 * CF_UB_SLOT_SIZE] == 0 &&
+	    ring[3 * CF_UB_SLOT_SIZE - 1] == 0);
+	cf_vdev_close(f);
+	CHECK_RC(cf_label_read_ring(v, 4, ring), -EINVAL);
+	free(ring);
 	/* the ring does not disturb the config */
 	CHECK_RC(cf_label_read_config(v, &c), 4);
 	CHECK_RC(cf_label_write_ub(v, CF_UB_SLOTS, ub), -EINVAL);
