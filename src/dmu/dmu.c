@@ -709,6 +709,29 @@ static int ib_decode(const uint8_t *raw, ibuf_t *b)
 static cf_blkptr_t *ib_parent_slot(cf_objset_t *os, dnode_t *dn, int level,
     uint64_t idx, int create, int *err);
 
+/* The detail of a block that failed to read: which block, and what a
+ * failure to authenticate or to checksum means. */
+static void read_detail(const cf_objset_t *os, int err, const char *what,
+    uint64_t obj, uint64_t level, uint64_t idx)
+{
+	char where[768];
+
+	if (level)
+		snprintf(where, sizeof(where), "%s %llu (level %llu) of object "
+		    "%llu of '%s'", what, (unsigned long long)idx,
+		    (unsigned long long)level, (unsigned long long)obj,
+		    os->name);
+	else
+		snprintf(where, sizeof(where), "%s %llu of object %llu of "
+		    "'%s'", what, (unsigned long long)idx,
+		    (unsigned long long)obj, os->name);
+	if (err == COFFER_EAUTH)
+		cf_set_errdetail("%s does not authenticate: altered, moved or "
+		    "rolled back on the device", where);
+	else if (err == COFFER_ECORRUPT)
+		cf_set_errdetail("%s: every copy fails its checksum", where);
+}
+
 /* Load (or create) the indirect block (level, idx).  Lock held. */
 static ibuf_t *ib_get(cf_objset_t *os, dnode_t *dn, int level, uint64_t idx,
     int create, int *err)
@@ -749,6 +772,9 @@ static ibuf_t *ib_get(cf_objset_t *os, dnode_t *dn, int level, uint64_t idx,
 				*err = COFFER_EAUTH;
 		}
 		free(raw);
+		if (*err)
+			read_detail(os, *err, "indirect block", dn->obj,
+			    (uint64_t)level, idx);
 		if (*err) {
 			/* leave no half-decoded block behind */
 			memset(b->bps, 0, sizeof(b->bps));
@@ -860,10 +886,12 @@ static int obj_read_block_locked(cf_objset_t *os, uint64_t obj,
 		}
 		free(tmp);
 	}
-	if (err && err != COFFER_ENOKEY)
+	if (err && err != COFFER_ENOKEY) {
 		cf_log(COFFER_LOG_ERR, "%s: object %llu block %llu: %s",
 		    os->name, (unsigned long long)obj,
 		    (unsigned long long)blkid, coffer_strerror(err));
+		read_detail(os, err, "block", obj, 0, blkid);
+	}
 	return err;
 }
 

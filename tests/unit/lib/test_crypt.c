@@ -330,6 +330,8 @@ static void make_tamper_pool(const char *name, blks_t *b)
 }
 
 /* Open tp/a and read big: must be an authentication error. */
+static char read_detail[1024];  /* the detail of read_a's error */
+
 static int read_a(coffer_pool_t *p)
 {
 	coffer_fs_t *fs;
@@ -350,6 +352,7 @@ static int read_a(coffer_pool_t *p)
 				}
 		free(buf);
 	}
+	cf_strlcpy(read_detail, coffer_errdetail(), sizeof(read_detail));
 	coffer_fs_close(fs);
 	return err;
 }
@@ -375,11 +378,17 @@ static void tamper_kind(const char *what, int (*pick)(const blk_t *))
 		}
 	CHECK(done);
 	coffer_pool_t *p;
+	read_detail[0] = 0;
 	int err = open_with_key("tp", &p);
 	if (err == 0)
 		err = read_a(p);
-	printf("  %s: %s\n", what, coffer_strerror(err));
+	const char *detail = err == 0 || read_detail[0] ? read_detail :
+	    coffer_errdetail();
+	printf("  %s: %s (%s)\n", what, coffer_strerror(err), detail);
 	CHECK(err == COFFER_EAUTH);
+	/* the error says which block, and what failing to authenticate
+	 * means */
+	CHECK(strstr(detail, "authenticat") != NULL);
 	if (err != COFFER_ECORRUPT || err == COFFER_EAUTH) {
 		/* a keyless scrub still flags the raw corruption */
 		coffer_pool_t *q = p;
