@@ -1219,10 +1219,13 @@ started:
 	if (r) {
 		/* interrupted (the input ended or failed, or the caller
 		 * stopped us), not damaged: keep it for send -t */
-		int interrupted = err == COFFER_EINTR || (watch.ioerr &&
-		    err < 0 && err > -4096) || (watch.eof &&
+		/* the input's state counts only for an error the reader
+		 * returned: a verified reader reads ahead, so the input may
+		 * have ended while an earlier record was being applied */
+		int interrupted = err == COFFER_EINTR || (!applying &&
+		    ((watch.ioerr && err < 0 && err > -4096) || (watch.eof &&
 		    err == COFFER_EBADSTREAM && strncmp(
-		    cf_svreader_error(rd), "stream truncated", 16) == 0);
+		    cf_svreader_error(rd), "stream truncated", 16) == 0)));
 		if (resumable && interrupted) {
 			char keep[512];
 			cf_strlcpy(keep, coffer_errdetail(), sizeof(keep));

@@ -157,7 +157,8 @@ static void chain_next(chain_t *c, size_t len, int signed_here)
  * counts it.
  */
 #define HP_WORKERS 3            /* at most; one less than the CPUs online
-				   (the caller's thread hashes too) */
+				   (the caller's thread hashes too), and one
+				   on a single CPU */
 #define HP_JOB     (256u << 10) /* payload bytes a worker takes at once */
 #define HP_CHUNK   (4u << 20)   /* payload chunks: 64 KiB, doubling up to
 				   this */
@@ -396,13 +397,19 @@ static int hb_fold(hpool_t *hp, hbatch_t *b, uint8_t h[32], int first)
 }
 
 /* b is used up: its chunks go to the spares (payloads returned from it
- * are gone). */
+ * are gone), except those made for one record over HP_CHUNK, which are
+ * freed: the spares stay within what two batches of ordinary chunks
+ * hold. */
 static void hb_reset(hpool_t *hp, hbatch_t *b)
 {
 	hp_lock(hp);
 	while (b->chunks) {
 		chunk_t *c = b->chunks;
 		b->chunks = c->next;
+		if (c->cap > HP_CHUNK) {
+			free(c);
+			continue;
+		}
 		c->next = hp->spare;
 		hp->spare = c;
 	}
@@ -938,12 +945,17 @@ static void read_ahead(cf_svreader_t *v, int k)
 	batch_t *b = v->fill;
 
 	while (k-- > 0 && !b->closed && !b->eof && !b->err) {
+		cf_clear_errdetail();
 		int n = read_one(v, b);
 		if (n == 0) {
 			b->eof = 1;
 		} else if (n < 0) {
 			b->err = n;
-			cf_strlcpy(v->fmsg, coffer_errdetail(), sizeof(v->fmsg));
+			cf_strlcpy(v->fmsg, coffer_errdetail()[0] ?
+			    coffer_errdetail() : coffer_strerror(n),
+			    sizeof(v->fmsg));
+			/* reported when due, not left behind a success */
+			cf_clear_errdetail();
 		}
 	}
 }
@@ -984,9 +996,11 @@ static int read_pipe(cf_svreader_t *v, cf_stream_rec_t *rec,
 		return fail(v, COFFER_EAUTH, "stream ended with records that "
 		    "no signature covers");
 	}
+	/* a signature that fails says why in v->msg; anything else is
+	 * the code's text */
 	int err = close_batch(v);
 	if (err)
-		return fail(v, err, NULL);
+		return fail(v, err, coffer_strerror(err));
 	batch_reset(v, v->cur);
 	pthread_mutex_lock(&v->hp.mu);
 	v->fill = v->cur;

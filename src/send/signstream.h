@@ -110,6 +110,8 @@ const cf_kv_t *cf_svreader_begin_kv(const cf_svreader_t *v);
  * valid until the next call. */
 const cf_kv_t *cf_svreader_kv(cf_svreader_t *v);
 const char *cf_svreader_error(const cf_svreader_t *v);
+/* Bytes of input consumed so far: in chain mode the reader reads ahead,
+ * so this runs ahead of the records returned. */
 uint64_t cf_svreader_offset(const cf_svreader_t *v);
 const cf_sverify_info_t *cf_svreader_info(const cf_svreader_t *v);
 /* Peak records and stream bytes held back (tests). */

@@ -565,7 +565,11 @@ static int read_compare(const cf_buf_t *b, const cf_sverify_opts_t *o,
 		cf_svreader_free(v);
 		return -EINVAL;
 	}
+	cf_clear_errdetail();
 	while ((n = cf_svreader_read(v, &r1, &p1, &l1)) == 1) {
+		/* an error met reading ahead is not left behind a success */
+		if (coffer_errdetail()[0])
+			bad++;
 		if (cf_stream_read(plain, &r2, &p2, &l2) != 1 ||
 		    r1.seq != r2.seq || r1.type != r2.type || l1 != l2 ||
 		    (l1 && memcmp(p1, p2, l1) != 0))
