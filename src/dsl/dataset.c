@@ -328,8 +328,10 @@ static int kv_load(dsl_pool_t *dp, uint64_t zap, kv_list_t *l)
 	return err;
 }
 
+/* The used space of a dir and its subtree: asize in *total, logical in
+ * *ltotal (unknown if any dir's is). */
 static int dir_used_sum(dsl_pool_t *dp, uint64_t dirobj, uint64_t *total,
-    int depth)
+    lacct_t *ltotal, int depth)
 {
 	dirrec_t r;
 	if (depth > 64)
@@ -342,14 +344,19 @@ static int dir_used_sum(dsl_pool_t *dp, uint64_t dirobj, uint64_t *total,
 	if (h) {
 		pthread_mutex_lock(&h->acct);
 		r.used = h->dir.used;
+		r.lused = h->dir.lused;
 		pthread_mutex_unlock(&h->acct);
 	}
 	pthread_mutex_unlock(&dp->ds_lock);
 	*total += r.used;
+	if (lacct_known(&r.lused))
+		lacct_add(ltotal, r.lused.l, r.lused.p);
+	else
+		ltotal->l = ltotal->p = LACCT_UNKNOWN;
 	kv_list_t l;
 	err = kv_load(dp, r.children, &l);
 	for (size_t i = 0; i < l.n && !err; i++)
-		err = dir_used_sum(dp, l.vals[i], total, depth + 1);
+		err = dir_used_sum(dp, l.vals[i], total, ltotal, depth + 1);
 	kv_free(&l);
 	return err;
 }
@@ -358,6 +365,12 @@ static void fill_num(const cf_propdef_t *d, uint64_t v, coffer_propval_t *o)
 {
 	cf_prop_format(d, v, NULL, 0, o->value, sizeof(o->value));
 	cf_prop_format(d, v, NULL, 1, o->raw, sizeof(o->raw));
+}
+
+static void fill_unknown(coffer_propval_t *o)
+{
+	cf_strlcpy(o->value, "-", sizeof(o->value));
+	cf_strlcpy(o->raw, "-", sizeof(o->raw));
 }
 
 /* Current records of a dataset: in memory when it is open. */
@@ -478,12 +491,19 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		fill_num(d, ds.guid, out);
 		break;
 	case CF_PROP_REFERENCED:
-	case CF_PROP_LOGICALUSED:
 		fill_num(d, ds.referenced, out);
 		break;
-	case CF_PROP_USED: {
+	case CF_PROP_USED:
+	case CF_PROP_LOGICALUSED:
+	case CF_PROP_COMPRESSRATIO: {
+		/* used: asize; logicalused: lsize of the same blocks;
+		 * compressratio: lsize / psize, for a snapshot of what it
+		 * references, else of the used space */
 		uint64_t total = 0;
-		if (snap) {
+		lacct_t lt = { 0, 0 };
+		if (snap && d->id == CF_PROP_COMPRESSRATIO) {
+			lt = ds.lrefd;
+		} else if (snap) {
 			/* space only this snapshot holds: what its next
 			 * dataset's deadlist has born after its prev */
 			fill_num(d, 0, out);
@@ -500,21 +520,28 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 				    i * CF_BP_SIZE, CF_BP_SIZE, bp);
 				if (!err)
 					err = cf_bp_decode(bp, &b);
-				if (!err && b.birth > ds.prev_txg)
+				if (!err && b.birth > ds.prev_txg) {
 					total += cf_bp_asize(&b);
+					lacct_add(&lt, b.lsize, b.psize);
+				}
 			}
 		} else {
-			err = dir_used_sum(dp, dirobj, &total, 0);
+			err = dir_used_sum(dp, dirobj, &total, &lt, 0);
 		}
-		if (!err)
+		if (err)
+			break;
+		if (d->id == CF_PROP_USED)
 			fill_num(d, total, out);
+		else if (!lacct_known(&lt))
+			fill_unknown(out);      /* written before coffer kept it */
+		else if (d->id == CF_PROP_LOGICALUSED)
+			fill_num(d, lt.l, out);
+		else
+			fill_num(d, lt.p ? lt.l * 100 / lt.p : 100, out);
 		break;
 	}
 	case CF_PROP_AVAILABLE:
 		fill_num(d, cf_spa_available(dp->spa), out);
-		break;
-	case CF_PROP_COMPRESSRATIO:
-		fill_num(d, 100, out);
 		break;
 	case CF_PROP_VOLSIZE:
 		if (dir.type != COFFER_TYPE_VOLUME) {
@@ -1499,14 +1526,16 @@ int deadlist_rewrite(dsl_pool_t *dp, cf_tx_t *tx, uint64_t obj,
 	return err;
 }
 
-/* Adjust the used space of a dir (in memory too when open). */
+/* Adjust the used space of a dir (in memory too when open): bytes of
+ * asize, lbytes of logical space. */
 static int dir_used_sub(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
-    uint64_t headobj, uint64_t bytes)
+    uint64_t headobj, uint64_t bytes, const lacct_t *lbytes)
 {
 	dsl_dataset_t *h = dsl_open_head(dp, headobj);
 	if (h) {
 		pthread_mutex_lock(&h->acct);
 		h->dir.used -= CF_MIN(bytes, h->dir.used);
+		lacct_sub(&h->dir.lused, lbytes->l, lbytes->p);
 		h->dirty = 1;
 		pthread_mutex_unlock(&h->acct);
 		return 0;
@@ -1516,6 +1545,7 @@ static int dir_used_sub(dsl_pool_t *dp, cf_tx_t *tx, uint64_t dirobj,
 	if (err)
 		return err;
 	r.used -= CF_MIN(bytes, r.used);
+	lacct_sub(&r.lused, lbytes->l, lbytes->p);
 	return dir_write(dp, tx, dirobj, &r);
 }
 
@@ -1574,6 +1604,7 @@ static int destroy_snap_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	cf_tx_t tx;
 	cf_tx_sync_init(&tx, dp->mos, txg);
 	uint64_t freed = 0;
+	lacct_t lfreed = { 0, 0 };
 	for (size_t off = 0; off < ndl.len && !err; off += CF_BP_SIZE) {
 		cf_blkptr_t b;
 		err = cf_bp_decode(ndl.data + off, &b);
@@ -1581,6 +1612,7 @@ static int destroy_snap_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 			break;
 		if (b.birth > s.prev_txg) {
 			freed += cf_bp_asize(&b);
+			lacct_add(&lfreed, b.lsize, b.psize);
 			cf_spa_free(dp->spa, &b, txg);
 		} else {
 			err = cf_buf_append(&keep, ndl.data + off, CF_BP_SIZE);
@@ -1614,7 +1646,7 @@ static int destroy_snap_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		}
 	}
 	if (!err)
-		err = dir_used_sub(dp, &tx, s.dir, r.head, freed);
+		err = dir_used_sub(dp, &tx, s.dir, r.head, freed, &lfreed);
 	if (!err)
 		err = cf_zap_remove(dp->mos, &tx, r.snapnames,
 		    strchr(name, '@') + 1);
@@ -1633,6 +1665,7 @@ int freeall_cb(void *arg, uint64_t obj, uint64_t blkid,
 	(void)obj;
 	(void)blkid;
 	a->freed += cf_bp_asize(bp);
+	lacct_add(&a->lfreed, bp->lsize, bp->psize);
 	cf_spa_free(a->dp->spa, bp, a->txg);
 	return 0;
 }
@@ -1674,7 +1707,7 @@ static int destroy_head_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	if (err)
 		return err;
 	/* the traversal reads what step 1 of this sync wrote */
-	struct freeall_arg fa = { dp, txg, 0 };
+	struct freeall_arg fa = { dp, txg, 0, { 0, 0 } };
 	err = cf_os_traverse_root(dp->spa, &s.root, 0, freeall_cb, &fa);
 	if (err)
 		return err;
@@ -1726,11 +1759,15 @@ static int rollback_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	err = head_close_unheld(dp, r.head, txg);
 	if (err)
 		return err;
+	/* closing wrote the head's records of this txg: read them now, or
+	 * the space its last sync accounted would be written over */
 	dsrec_t h;
-	err = ds_read(dp, r.head, &h);
+	err = dir_read(dp, s.dir, &r);
+	if (!err)
+		err = ds_read(dp, r.head, &h);
 	if (err)
 		return err;
-	struct freeall_arg fa = { dp, txg, 0 };
+	struct freeall_arg fa = { dp, txg, 0, { 0, 0 } };
 	err = cf_os_traverse_root(dp->spa, &h.root, s.txg, freeall_cb, &fa);
 	if (err)
 		return err;
@@ -1742,11 +1779,13 @@ static int rollback_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		return err;
 	h.root = s.root;
 	h.referenced = s.referenced;
+	h.lrefd = s.lrefd;
 	err = ds_write(dp, &tx, r.head, &h);
 	if (!err && r.keyrec)
 		err = dsl_crypt_ledger_set(dp, &r, &h.root);
 	if (!err) {
 		r.used -= CF_MIN(fa.freed, r.used);
+		lacct_sub(&r.lused, fa.lfreed.l, fa.lfreed.p);
 		err = dir_write(dp, &tx, s.dir, &r);
 	}
 	return err;

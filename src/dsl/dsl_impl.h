@@ -9,6 +9,40 @@
 #define DSL_OBJDIR 1                    /* MOS object directory */
 #define DSL_NAME_MAX 255
 
+/*
+ * Logical space, beside the asize sums of `used` and `referenced`: the
+ * lsize and psize sums of the same blocks (one copy, before and after
+ * compression), for logicalused and compressratio.  Records written
+ * before these fields existed decode as LACCT_UNKNOWN and stay so (shown
+ * as "-"): the blocks they already count cannot be told apart.
+ */
+typedef struct lacct {
+	uint64_t l, p;
+} lacct_t;
+#define LACCT_UNKNOWN UINT64_MAX
+
+static inline int lacct_known(const lacct_t *a)
+{
+	return a->l != LACCT_UNKNOWN && a->p != LACCT_UNKNOWN;
+}
+
+/* a += b (b a sum, or one block: lsize, psize) */
+static inline void lacct_add(lacct_t *a, uint64_t l, uint64_t p)
+{
+	if (lacct_known(a)) {
+		a->l += l;
+		a->p += p;
+	}
+}
+
+static inline void lacct_sub(lacct_t *a, uint64_t l, uint64_t p)
+{
+	if (lacct_known(a)) {
+		a->l -= CF_MIN(l, a->l);
+		a->p -= CF_MIN(p, a->p);
+	}
+}
+
 /* Dir record, in the bonus of a CF_OT_DSL_DIR object (drawn in FORMAT.md) */
 typedef struct dirrec {
 	uint64_t parent;        /* dir obj, 0 for the root */
@@ -23,9 +57,11 @@ typedef struct dirrec {
 	uint64_t flags;
 	uint64_t keyrec;        /* CF_OT_KEYREC obj; 0 = not encrypted */
 	uint64_t encroot;       /* dir obj of the encryption root */
+	lacct_t lused;          /* logical `used` */
 } dirrec_t;
 #define DIRREC_SIZE_V0 80       /* before encryption: no key fields */
-#define DIRREC_SIZE 96
+#define DIRREC_SIZE_V1 96       /* before logical space */
+#define DIRREC_SIZE 112
 
 /* Dataset record, in the bonus of a CF_OT_DSL_DATASET object */
 typedef struct dsrec {
@@ -40,8 +76,10 @@ typedef struct dsrec {
 	uint64_t flags;         /* DSF_* */
 	uint64_t prev_txg;      /* txg of prev (0 none) */
 	cf_blkptr_t root;
+	lacct_t lrefd;          /* logical `referenced` */
 } dsrec_t;
-#define DSREC_SIZE (80 + CF_BP_SIZE)
+#define DSREC_SIZE_V0 (80 + CF_BP_SIZE)         /* before logical space */
+#define DSREC_SIZE (DSREC_SIZE_V0 + 16)
 #define DSF_SNAPSHOT 0x1
 
 struct dsl_dataset {
@@ -251,7 +289,8 @@ int deadlist_rewrite(dsl_pool_t *dp, cf_tx_t *tx, uint64_t obj,
 struct freeall_arg {
 	dsl_pool_t *dp;
 	uint64_t txg;
-	uint64_t freed;
+	uint64_t freed;         /* asize */
+	lacct_t lfreed;         /* lsize, psize */
 };
 int freeall_cb(void *arg, uint64_t obj, uint64_t blkid,
     const cf_blkptr_t *bp);

@@ -46,11 +46,14 @@ void dirrec_encode(const dirrec_t *r, uint8_t *out)
 	le64_put(out + 72, r->flags);
 	le64_put(out + 80, r->keyrec);
 	le64_put(out + 88, r->encroot);
+	le64_put(out + 96, r->lused.l);
+	le64_put(out + 104, r->lused.p);
 }
 
 int dirrec_decode(const uint8_t *in, size_t len, dirrec_t *r)
 {
-	if (len != DIRREC_SIZE && len != DIRREC_SIZE_V0)
+	if (len != DIRREC_SIZE && len != DIRREC_SIZE_V1 &&
+	    len != DIRREC_SIZE_V0)
 		return CF_CORRUPT();
 	r->parent = le64_get(in + 0);
 	r->head = le64_get(in + 8);
@@ -62,8 +65,10 @@ int dirrec_decode(const uint8_t *in, size_t len, dirrec_t *r)
 	r->snapnames = le64_get(in + 56);
 	r->volsize = le64_get(in + 64);
 	r->flags = le64_get(in + 72);
-	r->keyrec = len == DIRREC_SIZE ? le64_get(in + 80) : 0;
-	r->encroot = len == DIRREC_SIZE ? le64_get(in + 88) : 0;
+	r->keyrec = len >= DIRREC_SIZE_V1 ? le64_get(in + 80) : 0;
+	r->encroot = len >= DIRREC_SIZE_V1 ? le64_get(in + 88) : 0;
+	r->lused.l = len == DIRREC_SIZE ? le64_get(in + 96) : LACCT_UNKNOWN;
+	r->lused.p = len == DIRREC_SIZE ? le64_get(in + 104) : LACCT_UNKNOWN;
 	if (r->type != COFFER_TYPE_FILESYSTEM && r->type != COFFER_TYPE_VOLUME)
 		return CF_CORRUPT();
 	return 0;
@@ -83,11 +88,13 @@ void dsrec_encode(const dsrec_t *r, uint8_t *out)
 	le64_put(out + 64, r->flags);
 	le64_put(out + 72, r->prev_txg);
 	cf_bp_encode(&r->root, out + 80);
+	le64_put(out + DSREC_SIZE_V0, r->lrefd.l);
+	le64_put(out + DSREC_SIZE_V0 + 8, r->lrefd.p);
 }
 
 int dsrec_decode(const uint8_t *in, size_t len, dsrec_t *r)
 {
-	if (len != DSREC_SIZE)
+	if (len != DSREC_SIZE && len != DSREC_SIZE_V0)
 		return CF_CORRUPT();
 	r->dir = le64_get(in + 0);
 	r->prev = le64_get(in + 8);
@@ -101,6 +108,11 @@ int dsrec_decode(const uint8_t *in, size_t len, dsrec_t *r)
 	r->prev_txg = le64_get(in + 72);
 	if (r->flags & ~(uint64_t)DSF_SNAPSHOT)
 		return CF_CORRUPT();
+	r->lrefd.l = r->lrefd.p = LACCT_UNKNOWN;
+	if (len == DSREC_SIZE) {
+		r->lrefd.l = le64_get(in + DSREC_SIZE_V0);
+		r->lrefd.p = le64_get(in + DSREC_SIZE_V0 + 8);
+	}
 	return cf_bp_decode(in + 80, &r->root);
 }
 
@@ -189,6 +201,8 @@ static void head_born(void *arg, const cf_blkptr_t *bp, uint64_t txg)
 	pthread_mutex_lock(&ds->acct);
 	ds->dir.used += a;
 	ds->ds.referenced += a;
+	lacct_add(&ds->dir.lused, bp->lsize, bp->psize);
+	lacct_add(&ds->ds.lrefd, bp->lsize, bp->psize);
 	ds->dirty = 1;
 	pthread_mutex_unlock(&ds->acct);
 }
@@ -201,6 +215,8 @@ static void head_unborn(void *arg, const cf_blkptr_t *bp, uint64_t txg)
 	pthread_mutex_lock(&ds->acct);
 	ds->dir.used -= CF_MIN(a, ds->dir.used);
 	ds->ds.referenced -= CF_MIN(a, ds->ds.referenced);
+	lacct_sub(&ds->dir.lused, bp->lsize, bp->psize);
+	lacct_sub(&ds->ds.lrefd, bp->lsize, bp->psize);
 	ds->dirty = 1;
 	pthread_mutex_unlock(&ds->acct);
 }
@@ -211,10 +227,12 @@ static void head_kill(void *arg, const cf_blkptr_t *bp, uint64_t txg)
 	uint64_t a = cf_bp_asize(bp);
 	pthread_mutex_lock(&ds->acct);
 	ds->ds.referenced -= CF_MIN(a, ds->ds.referenced);
+	lacct_sub(&ds->ds.lrefd, bp->lsize, bp->psize);
 	ds->dirty = 1;
 	if (bp->birth > ds->ds.prev_txg) {
 		/* nobody else references it */
 		ds->dir.used -= CF_MIN(a, ds->dir.used);
+		lacct_sub(&ds->dir.lused, bp->lsize, bp->psize);
 		pthread_mutex_unlock(&ds->acct);
 		cf_spa_free(ds->dp->spa, bp, txg);
 		return;

@@ -134,7 +134,7 @@ static int destroy_hidden(dsl_pool_t *dp, const char *hidden, uint64_t txg)
 	if (err)
 		return err;
 	/* its own blocks: born after the clone's origin (all for a full) */
-	struct freeall_arg fa = { dp, txg, 0 };
+	struct freeall_arg fa = { dp, txg, 0, { 0, 0 } };
 	err = cf_os_traverse_root(dp->spa, &s.root, s.prev_txg, freeall_cb,
 	    &fa);
 	if (err)
@@ -285,6 +285,7 @@ static int begin_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		/* a clone of S: S's blocks stay S's (invariant 1) */
 		hs.root = snap.root;
 		hs.referenced = snap.referenced;
+		hs.lrefd = snap.lrefd;
 		hs.prev_txg = snap.txg;
 		if (tr.keyrec) {
 			hr.keyrec = tr.keyrec;
@@ -454,6 +455,8 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		err = dir_read(dp, tdir, &tr);
 	if (!err)
 		err = head_close_unheld(dp, tr.head, txg);
+	if (!err)       /* as written by the close */
+		err = dir_read(dp, tdir, &tr);
 	if (!err)
 		err = ds_read(dp, tr.head, &th);
 	if (!err)
@@ -463,8 +466,13 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 	uint64_t olddl = th.deadlist;
 	th.root = hs.root;
 	th.referenced = hs.referenced;
+	th.lrefd = hs.lrefd;
 	th.deadlist = hs.deadlist;
 	tr.used += hr.used;
+	if (lacct_known(&hr.lused))
+		lacct_add(&tr.lused, hr.lused.l, hr.lused.p);
+	else
+		tr.lused.l = tr.lused.p = LACCT_UNKNOWN;
 	err = ds_write(dp, &tx, tr.head, &th);
 	if (!err)
 		err = dir_write(dp, &tx, tdir, &tr);

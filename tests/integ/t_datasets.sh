@@ -253,3 +253,20 @@ expect "$(printf '%s\n' "$OUT" | tr '\n' '|')" \
 	"$(printf 'lz4\tlocal|fletcher4\tlocal|')"
 okout coffer read tank/vol --offset 2 --length 3
 expect "$OUT" CDE
+
+step "logicalused and compressratio follow what is stored"
+ok coffer create -o compression=lz4 tank/cr
+yes "coffer keeps it small" | head -c 4000000 >"$T/text"
+ok coffer put "$T/text" tank/cr:/text
+okout coffer get -H -p -o value used,logicalused,compressratio tank/cr
+set -- $OUT
+[ "$2" -gt 4000000 ] || fail "logicalused $2 after 4 MB of text"
+[ "$1" -lt 1000000 ] || fail "used $1 after 4 MB of compressible text"
+awk -v r="$3" 'BEGIN { exit !(r > 4) }' || fail "compressratio $3, want > 4"
+ok coffer snapshot tank/cr@s
+ok coffer rm tank/cr:/text
+okout coffer get -H -p -o value logicalused,compressratio tank/cr@s
+set -- $OUT
+[ "$1" -gt 4000000 ] || fail "the snapshot holds the text: logicalused $1"
+awk -v r="$2" 'BEGIN { exit !(r > 4) }' || fail "snapshot ratio $2"
+ok coffer destroy -r tank/cr

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "coffer.h"
 #include "dsl/dsl.h"
+#include "dsl/dsl_impl.h"
 #include "block/block.h"
 #include "util/util.h"
 
@@ -123,10 +124,77 @@ static uint64_t used_of(coffer_pool_t *p, const char *ds)
 	return strtoull(v.raw, NULL, 10);
 }
 
+/* logicalused and compressratio as the pool reports them (raw values;
+ * compressratio in hundredths). */
+static uint64_t prop_raw(coffer_pool_t *p, const char *ds, const char *prop)
+{
+	coffer_propval_t v;
+	if (coffer_prop_get(p, ds, prop, &v) || v.raw[0] == '-')
+		return UINT64_MAX;
+	if (strcmp(prop, "compressratio") == 0)
+		return (uint64_t)(strtod(v.raw, NULL) * 100 + 0.5);
+	return strtoull(v.raw, NULL, 10);
+}
+
+/* The asize, lsize and psize of every distinct block of ds and its
+ * snapshots, found by walking the pool: what used, logicalused and
+ * compressratio must say. */
+struct lsum {
+	const char *ds;
+	uint64_t a, l, p;
+	uint64_t seen[8192][2];
+	int n;
+};
+
+static int lsum_cb(void *arg, const char *ds, uint64_t obj, uint64_t blkid,
+    const cf_blkptr_t *bp)
+{
+	struct lsum *a = arg;
+	size_t k = strlen(a->ds);
+	(void)obj;
+	(void)blkid;
+	if (strncmp(ds, a->ds, k) != 0 || (ds[k] != 0 && ds[k] != '@'))
+		return 0;
+	for (int i = 0; i < a->n; i++)
+		if (a->seen[i][0] == bp->dva[0].vdev &&
+		    a->seen[i][1] == bp->dva[0].offset)
+			return 0;       /* shared with a snapshot */
+	if (a->n == 8192)
+		return -ENOSPC;
+	a->seen[a->n][0] = bp->dva[0].vdev;
+	a->seen[a->n++][1] = bp->dva[0].offset;
+	a->a += cf_bp_asize(bp);
+	a->l += bp->lsize;
+	a->p += bp->psize;
+	return 0;
+}
+
+static void check_logical(coffer_pool_t *p, const char *ds)
+{
+	struct lsum *a = calloc(1, sizeof(*a));
+	CHECK(a != NULL);
+	a->ds = ds;
+	CHECK_OK(dsl_walk_blocks(((struct coffer_pool_peek *)p)->dp, lsum_cb,
+	    a));
+	uint64_t lu = prop_raw(p, ds, "logicalused");
+	uint64_t cr = prop_raw(p, ds, "compressratio");
+	uint64_t u = used_of(p, ds);
+	if (lu != a->l || u != a->a)
+		printf("  %s: used %llu, logicalused %llu; the walk: %llu, "
+		    "%llu\n", ds, (unsigned long long)u,
+		    (unsigned long long)lu, (unsigned long long)a->a,
+		    (unsigned long long)a->l);
+	CHECK(u == a->a);
+	CHECK(lu == a->l);
+	CHECK(cr == (a->p ? a->l * 100 / a->p : 100));
+	free(a);
+}
+
 /*
  * Write, snapshot, overwrite and destroy snapshots in random orders; at
  * the end `used` is back where it started and the leak checker finds no
- * leaked or doubly referenced block.
+ * leaked or doubly referenced block.  logicalused and compressratio
+ * always match a walk of the blocks.
  */
 static void test_space_exact(void)
 {
@@ -186,6 +254,8 @@ static void test_space_exact(void)
 		CHECK_OK(leakcheck(p, &r));
 		CHECK(r.leaked_bytes == 0 && r.double_refs == 0 &&
 		    r.unallocated_refs == 0);
+		CHECK_OK(coffer_pool_sync(p));
+		check_logical(p, "sp/fs");
 		/* destroy the remaining snapshots in random order */
 		while (nsnap > 0) {
 			int k = (int)rnd((uint64_t)nsnap);
@@ -213,6 +283,103 @@ static void test_space_exact(void)
 	}
 	free(buf);
 	CHECK_OK(coffer_pool_close(p));
+}
+
+/*
+ * logicalused and compressratio with compression on: compressible data
+ * shows its ratio, random data about 1.00x, and through snapshots, a
+ * rollback and a snapshot destroy the figures match a walk of the blocks.
+ */
+static void test_logical_space(void)
+{
+	setup();
+	const char *devs[] = { dev1 };
+	coffer_pool_t *p;
+	CHECK_OK(coffer_pool_create("lg", devs, 1, 256u << 20,
+	    (const char *const[]){ "compression=lz4", NULL }, &p));
+	CHECK_OK(coffer_create(p, "lg/fs", COFFER_TYPE_FILESYSTEM, 0, NULL));
+	size_t n = 4u << 20;
+	char *buf = malloc(n);
+	CHECK(buf != NULL);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = "coffer keeps it small "[i % 22];
+	coffer_fs_t *fs;
+	uint64_t ino, ino2;
+	CHECK_OK(coffer_fs_open(p, "lg/fs", 0, &fs));
+	CHECK_OK(write_file(fs, "text", buf, n, &ino));
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_pool_sync(p));
+	check_logical(p, "lg/fs");
+	CHECK(prop_raw(p, "lg/fs", "logicalused") > n);
+	CHECK(prop_raw(p, "lg/fs", "used") < n / 4);
+	CHECK(prop_raw(p, "lg/fs", "compressratio") > 400);
+	CHECK_OK(coffer_snapshot(p, "lg/fs@a"));
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)rnd(256);
+	CHECK_OK(coffer_fs_open(p, "lg/fs", 0, &fs));
+	CHECK_OK(write_file(fs, "noise", buf, n, &ino2));
+	CHECK_OK(coffer_unlink(fs, coffer_fs_root(fs), "text"));
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_pool_sync(p));
+	check_logical(p, "lg/fs");
+	/* the snapshot still holds the text: its own ratio says so */
+	CHECK(prop_raw(p, "lg/fs@a", "compressratio") > 400);
+	CHECK(prop_raw(p, "lg/fs@a", "logicalused") >= n);
+	CHECK_OK(coffer_snapshot(p, "lg/fs@b"));
+	CHECK_OK(coffer_destroy(p, "lg/fs@a", 0));
+	CHECK_OK(coffer_pool_sync(p));
+	check_logical(p, "lg/fs");
+	uint64_t r = prop_raw(p, "lg/fs", "compressratio");
+	CHECK(r >= 99 && r <= 110);             /* random data */
+	CHECK_OK(coffer_fs_open(p, "lg/fs", 0, &fs));
+	CHECK_OK(coffer_unlink(fs, coffer_fs_root(fs), "noise"));
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_rollback(p, "lg/fs@b", 0));
+	CHECK_OK(coffer_pool_sync(p));
+	check_logical(p, "lg/fs");
+	CHECK(prop_raw(p, "lg/fs", "logicalused") >= n);
+	free(buf);
+	CHECK_OK(coffer_pool_close(p));
+}
+
+/* Records written before the logical fields existed decode with them
+ * unknown (shown as "-"), everything else intact; new ones round-trip. */
+static void test_legacy_records(void)
+{
+	uint8_t b[DSREC_SIZE];
+	dsrec_t s, t;
+	memset(&s, 0, sizeof(s));
+	s.dir = 7;
+	s.referenced = 12345;
+	s.lrefd.l = 40000;
+	s.lrefd.p = 20000;
+	dsrec_encode(&s, b);
+	CHECK_OK(dsrec_decode(b, DSREC_SIZE, &t));
+	CHECK(t.dir == 7 && t.referenced == 12345);
+	CHECK(t.lrefd.l == 40000 && t.lrefd.p == 20000);
+	CHECK_OK(dsrec_decode(b, DSREC_SIZE_V0, &t));
+	CHECK(t.dir == 7 && t.referenced == 12345 && !lacct_known(&t.lrefd));
+	CHECK(dsrec_decode(b, DSREC_SIZE - 8, &t) == COFFER_ECORRUPT);
+
+	uint8_t c[DIRREC_SIZE];
+	dirrec_t r, q;
+	memset(&r, 0, sizeof(r));
+	r.type = COFFER_TYPE_FILESYSTEM;
+	r.used = 999;
+	r.keyrec = 5;
+	r.lused.l = 3000;
+	r.lused.p = 1000;
+	dirrec_encode(&r, c);
+	CHECK_OK(dirrec_decode(c, DIRREC_SIZE, &q));
+	CHECK(q.used == 999 && q.keyrec == 5 && q.lused.l == 3000 &&
+	    q.lused.p == 1000);
+	CHECK_OK(dirrec_decode(c, DIRREC_SIZE_V1, &q));
+	CHECK(q.used == 999 && q.keyrec == 5 && !lacct_known(&q.lused));
+	CHECK_OK(dirrec_decode(c, DIRREC_SIZE_V0, &q));
+	CHECK(q.keyrec == 0 && !lacct_known(&q.lused));
+	/* unknown stays unknown */
+	lacct_add(&q.lused, 10, 5);
+	CHECK(!lacct_known(&q.lused));
 }
 
 typedef struct blk {
@@ -358,4 +525,6 @@ void test_main(void)
 	RUN(test_scrub_repairs);
 	RUN(test_basic);
 	RUN(test_space_exact);
+	RUN(test_logical_space);
+	RUN(test_legacy_records);
 }
