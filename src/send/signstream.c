@@ -191,6 +191,7 @@ typedef struct hpool {
 	hbatch_t *active;
 	chunk_t *spare;         /* chunks of batches used up */
 	size_t chunk;           /* the size of the next chunk made */
+	size_t allocated;       /* bytes of chunks in use or spare */
 } hpool_t;
 
 static void chunks_free(chunk_t *c)
@@ -325,6 +326,7 @@ static uint8_t *hb_space(hpool_t *hp, hbatch_t *b, size_t len)
 				return NULL;
 			c->cap = cap;
 			hp->chunk = CF_MIN(hp->chunk * 2, (size_t)HP_CHUNK);
+			hp->allocated += cap;
 		}
 		c->used = 0;
 		c->next = b->chunks;
@@ -407,6 +409,7 @@ static void hb_reset(hpool_t *hp, hbatch_t *b)
 		chunk_t *c = b->chunks;
 		b->chunks = c->next;
 		if (c->cap > HP_CHUNK) {
+			hp->allocated -= c->cap;
 			free(c);
 			continue;
 		}
@@ -1161,4 +1164,9 @@ void cf_svreader_peak(const cf_svreader_t *v, uint32_t *records,
 {
 	*records = v->peak_recs;
 	*bytes = v->peak_bytes;
+}
+
+size_t cf_svreader_allocated(const cf_svreader_t *v)
+{
+	return v->hp.allocated;
 }

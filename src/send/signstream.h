@@ -117,5 +117,8 @@ const cf_sverify_info_t *cf_svreader_info(const cf_svreader_t *v);
 /* Peak records and stream bytes held back (tests). */
 void cf_svreader_peak(const cf_svreader_t *v, uint32_t *records,
     uint64_t *bytes);
+/* Bytes of payload memory the reader holds, in use or kept for reuse
+ * (tests: it must not grow with the stream's length). */
+size_t cf_svreader_allocated(const cf_svreader_t *v);
 
 #endif

@@ -581,6 +581,24 @@ static int read_compare(const cf_buf_t *b, const cf_sverify_opts_t *o,
 	return bad ? -EIO : n;
 }
 
+/* Read b to its end; the payload memory the reader held at the end. */
+static size_t read_allocated(const cf_buf_t *b, const cf_sverify_opts_t *o)
+{
+	cf_stream_mem_t m = { b->data, b->len, 0 };
+	cf_svreader_t *v;
+	cf_stream_rec_t rec;
+	const uint8_t *p;
+	size_t len, a;
+
+	if (cf_svreader_new(cf_stream_mem_read, &m, NULL, o, &v) != 0)
+		return SIZE_MAX;
+	while (cf_svreader_read(v, &rec, &p, &len) == 1)
+		;
+	a = cf_svreader_allocated(v);
+	cf_svreader_free(v);
+	return a;
+}
+
 /* The pipelined reader (chain mode): records come back intact and in
  * order across many checkpoints; damage or an error in the batch being
  * read ahead waits until every record of the verified batch before it has
@@ -600,6 +618,12 @@ static void test_pipelined(void)
 	CHECK(nret == k);
 	gen(&b, CF_SSIGN_CHAIN, 1000, 5000, 0, 9, 40);
 	CHECK_RC(read_compare(&b, &o, &nret), 0);
+	/* memory does not grow with the stream: chunks are reused */
+	size_t a40 = read_allocated(&b, &o);
+	gen(&b, CF_SSIGN_CHAIN, 1000, 5000, 0, 9, 400);
+	size_t a400 = read_allocated(&b, &o);
+	CHECK(a40 > 0 && a40 != SIZE_MAX);
+	CHECK(a400 <= a40);
 
 	/* damage deep in the stream: exactly the covered records first */
 	for (int victim = 50; victim < k - 1; victim += 37) {
