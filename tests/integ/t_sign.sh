@@ -140,9 +140,17 @@ attack "reordered" "at byte" "$TOOL" swap "$T/x.stream" "$write_rec" \
 attack "dropped" "does not verify" "$TOOL" drop "$T/x.stream" \
 	$((write_rec + 2))
 attack "duplicated" "at byte" "$TOOL" dup "$T/x.stream" "$write_rec"
+# late in the stream: the runs before it verified and were applied while
+# the receiver read ahead; the receive still fails whole
+late_off=$(awk '$1 > 0 && $4 != 0 { n++ } n >= 2 && $3 == "WRITE" { print $2;
+	exit }' "$T/list")
+[ -n "$late_off" ] || fail "no WRITE after the second checkpoint"
+attack "payload byte after two checkpoints" "does not verify" \
+	"$TOOL" flip "$T/x.stream" $((late_off + 512 + 4000))
 trunc() {
 	head -c "$1" "$T/inc.stream" >"$T/x.stream"
 }
+attack "truncated after two checkpoints" "truncated" trunc $((late_off + 9000))
 attack "truncated" "truncated" trunc 3000000
 attack "cut before the last checkpoint" "record $((cp_rec + 5)) (END)" \
 	"$TOOL" cut "$T/x.stream" $((cp_rec + 5))
