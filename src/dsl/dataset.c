@@ -537,7 +537,9 @@ int dsl_prop_get(dsl_pool_t *dp, const char *name, const char *prop,
 		else if (d->id == CF_PROP_LOGICALUSED)
 			fill_num(d, lt.l, out);
 		else
-			fill_num(d, lt.p ? lt.l * 100 / lt.p : 100, out);
+			/* in double: lsize * 100 would wrap past 163 PiB */
+			fill_num(d, lt.p ? (uint64_t)((double)lt.l * 100.0 /
+			    (double)lt.p) : 100, out);
 		break;
 	}
 	case CF_PROP_AVAILABLE:

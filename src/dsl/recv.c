@@ -463,6 +463,21 @@ static int end_task(dsl_pool_t *dp, void *arg, uint64_t txg)
 		err = ds_read(dp, hr.head, &hs);
 	if (err)
 		return err;
+	/* the target must still be as the receive found it (its latest
+	 * snapshot the base, nothing written since): what was written or
+	 * snapshotted meanwhile would otherwise be lost, its blocks leaked */
+	dsrec_t base;
+	uint64_t baseobj;
+	err = latest_snap(dp, &tr, &baseobj, &base);
+	if (err == COFFER_ENODS || (!err && (base.guid != r->fromguid ||
+	    th.root.birth != base.root.birth ||
+	    memcmp(th.root.checksum, base.root.checksum, 32) != 0))) {
+		cf_set_errdetail("'%s' changed while the stream was being "
+		    "received into it", r->target);
+		return COFFER_EBUSY;
+	}
+	if (err)
+		return err;
 	uint64_t olddl = th.deadlist;
 	th.root = hs.root;
 	th.referenced = hs.referenced;

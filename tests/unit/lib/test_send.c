@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -141,6 +142,141 @@ static void test_full_and_incrementals(void)
 	uint64_t ino;
 	CHECK_RC(coffer_resolve(fs, "/f1", 0, &ino), -ENOENT);
 	CHECK_OK(coffer_fs_close(fs));
+	free(buf);
+	CHECK_OK(coffer_pool_close(a));
+	CHECK_OK(coffer_pool_close(b));
+}
+
+/* Feed a stream file into a pipe in two halves, waiting between them
+ * until told to go on. */
+struct feeder {
+	int fd;
+	const uint8_t *data;
+	size_t len;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int half_sent, go;
+};
+
+static void feed(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void *feeder_main(void *arg)
+{
+	struct feeder *f = arg;
+	feed(f->fd, f->data, f->len / 2);
+	pthread_mutex_lock(&f->mu);
+	f->half_sent = 1;
+	pthread_cond_broadcast(&f->cv);
+	while (!f->go)
+		pthread_cond_wait(&f->cv, &f->mu);
+	pthread_mutex_unlock(&f->mu);
+	feed(f->fd, f->data + f->len / 2, f->len - f->len / 2);
+	close(f->fd);
+	return NULL;
+}
+
+struct receiver {
+	coffer_pool_t *p;
+	int fd;
+	int err;
+	char detail[1024];
+};
+
+static void *receiver_main(void *arg)
+{
+	struct receiver *r = arg;
+	r->err = coffer_receive(r->p, "cdst/copy", 0, r->fd);
+	snprintf(r->detail, sizeof(r->detail), "%s", coffer_errdetail());
+	return NULL;
+}
+
+/*
+ * A file written into the target while an incremental stream is being
+ * received into it (the same process: another process cannot open the
+ * pool) is not lost: the receive fails at its end, as it would have at
+ * its start, and the target keeps the file.
+ */
+static void test_target_changed_during_receive(void)
+{
+	setup();
+	char e1[600], e2[600];
+	snprintf(e1, sizeof(e1), "%s/csrc.img", th_tmpdir());
+	snprintf(e2, sizeof(e2), "%s/cdst.img", th_tmpdir());
+	const char *d1[] = { e1 }, *d2[] = { e2 };
+	coffer_pool_t *a, *b;
+	CHECK_OK(coffer_pool_create("csrc", d1, 1, 128u << 20, NULL, &a));
+	CHECK_OK(coffer_pool_create("cdst", d2, 1, 128u << 20, NULL, &b));
+	CHECK_OK(coffer_create(a, "csrc/fs", COFFER_TYPE_FILESYSTEM, 0, NULL));
+	size_t n = 3u << 20;
+	char *buf = malloc(n);
+	CHECK(buf != NULL);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)(i * 7 + (i >> 11));
+	coffer_fs_t *fs;
+	CHECK_OK(coffer_fs_open(a, "csrc/fs", 0, &fs));
+	CHECK_OK(put(fs, "one", buf, 1000, 0));
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_snapshot(a, "csrc/fs@s1"));
+	CHECK_OK(send_to_file(a, "csrc/fs@s1", NULL));
+	CHECK_OK(recv_from_file(b, "cdst/copy", 0));
+	CHECK_OK(coffer_fs_open(a, "csrc/fs", 0, &fs));
+	CHECK_OK(put(fs, "big", buf, n, 0));
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_snapshot(a, "csrc/fs@s2"));
+	CHECK_OK(send_to_file(a, "csrc/fs@s2", "@s1"));
+
+	/* the stream, through a pipe, cut in two */
+	struct stat st;
+	CHECK_OK(stat(stream, &st));
+	uint8_t *sb = malloc((size_t)st.st_size);
+	int sfd = open(stream, O_RDONLY);
+	CHECK(sb && sfd >= 0 &&
+	    read(sfd, sb, (size_t)st.st_size) == st.st_size);
+	close(sfd);
+	int pfd[2];
+	CHECK_OK(pipe(pfd));
+	struct feeder f = { pfd[1], sb, (size_t)st.st_size,
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct receiver r = { b, pfd[0], 0, "" };
+	pthread_t tf, tr;
+	CHECK_OK(pthread_create(&tf, NULL, feeder_main, &f));
+	CHECK_OK(pthread_create(&tr, NULL, receiver_main, &r));
+	pthread_mutex_lock(&f.mu);
+	while (!f.half_sent)
+		pthread_cond_wait(&f.cv, &f.mu);
+	pthread_mutex_unlock(&f.mu);
+	/* the receive is under way: write into its target */
+	CHECK_OK(coffer_fs_open(b, "cdst/copy", 0, &fs));
+	CHECK_OK(put(fs, "local", "mine", 4, 0));
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_pool_sync(b));
+	pthread_mutex_lock(&f.mu);
+	f.go = 1;
+	pthread_cond_broadcast(&f.cv);
+	pthread_mutex_unlock(&f.mu);
+	pthread_join(tf, NULL);
+	pthread_join(tr, NULL);
+	close(pfd[0]);
+	CHECK_RC(r.err, COFFER_EBUSY);
+	CHECK(strstr(r.detail, "changed while the stream was being received"));
+	/* the local file is there, the stream's is not, nothing leaked */
+	uint64_t ino;
+	CHECK_OK(coffer_fs_open(b, "cdst/copy", 0, &fs));
+	CHECK_OK(coffer_resolve(fs, "/local", 0, &ino));
+	CHECK_RC(coffer_resolve(fs, "/big", 0, &ino), -ENOENT);
+	CHECK_OK(coffer_fs_close(fs));
+	coffer_propval_t v;
+	CHECK_RC(coffer_prop_get(b, "cdst/copy@s2", "guid", &v), COFFER_ENODS);
+	free(sb);
 	free(buf);
 	CHECK_OK(coffer_pool_close(a));
 	CHECK_OK(coffer_pool_close(b));
@@ -657,6 +793,7 @@ void test_main(void)
 {
 	RUN(test_full_and_incrementals);
 	RUN(test_bad_streams_change_nothing);
+	RUN(test_target_changed_during_receive);
 	RUN(test_raw_full_and_incrementals);
 	RUN(test_raw_forged);
 }
