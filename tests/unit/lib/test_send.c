@@ -147,6 +147,23 @@ static void test_full_and_incrementals(void)
 	CHECK_OK(coffer_pool_close(b));
 }
 
+static uint8_t *slurp(size_t *len)
+{
+	struct stat st;
+	if (stat(stream, &st) != 0)
+		return NULL;
+	uint8_t *b = malloc((size_t)st.st_size + 1);
+	int fd = open(stream, O_RDONLY);
+	if (!b || fd < 0 || read(fd, b, (size_t)st.st_size) != st.st_size) {
+		free(b);
+		b = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
 /* Feed a stream file into a pipe in two halves, waiting between them
  * until told to go on. */
 struct feeder {
@@ -235,16 +252,12 @@ static void test_target_changed_during_receive(void)
 	CHECK_OK(send_to_file(a, "csrc/fs@s2", "@s1"));
 
 	/* the stream, through a pipe, cut in two */
-	struct stat st;
-	CHECK_OK(stat(stream, &st));
-	uint8_t *sb = malloc((size_t)st.st_size);
-	int sfd = open(stream, O_RDONLY);
-	CHECK(sb && sfd >= 0 &&
-	    read(sfd, sb, (size_t)st.st_size) == st.st_size);
-	close(sfd);
+	size_t slen;
+	uint8_t *sb = slurp(&slen);
+	CHECK(sb != NULL);
 	int pfd[2];
 	CHECK_OK(pipe(pfd));
-	struct feeder f = { pfd[1], sb, (size_t)st.st_size,
+	struct feeder f = { pfd[1], sb, slen,
 		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct receiver r = { b, pfd[0], 0, "" };
 	pthread_t tf, tr;
@@ -382,22 +395,6 @@ static uint64_t g64(const uint8_t *p)
 }
 
 /* The stream file in memory, and back. */
-static uint8_t *slurp(size_t *len)
-{
-	struct stat st;
-	if (stat(stream, &st) != 0)
-		return NULL;
-	uint8_t *b = malloc((size_t)st.st_size + 1);
-	int fd = open(stream, O_RDONLY);
-	if (!b || fd < 0 || read(fd, b, (size_t)st.st_size) != st.st_size) {
-		free(b);
-		b = NULL;
-	}
-	if (fd >= 0)
-		close(fd);
-	*len = (size_t)st.st_size;
-	return b;
-}
 
 static int spit(const uint8_t *b, size_t len)
 {
