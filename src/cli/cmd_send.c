@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -215,16 +216,34 @@ static void recv_warn(const coffer_recv_info_t *in, int flags)
 		    "verification");
 }
 
+/* -v: where the stream went, how long it took, what was verified. */
+static void recv_report(const char *name, double secs,
+    const coffer_recv_info_t *in)
+{
+	fprintf(stderr, "received into '%s' in %.2f s", name, secs);
+	if (in->is_signed && in->verified)
+		fprintf(stderr, ": signed by key '%s' (%s), %s mode, %llu "
+		    "signature%s verified", in->keyname, in->fingerprint,
+		    in->mode, (unsigned long long)in->checkpoints,
+		    in->checkpoints == 1 ? "" : "s");
+	else if (in->is_signed)
+		fprintf(stderr, ": signed by key %s, not verified",
+		    in->fingerprint);
+	else
+		fputs(": not signed", stderr);
+	fputc('\n', stderr);
+}
+
 int cmd_receive(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "resumable", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c, flags = 0, abort_partial = 0;
+	int c, flags = 0, abort_partial = 0, verbose = 0;
 
 	cli_optreset();
-	while ((c = cli_getopt(argc, argv, "FudeAsk", lo)) != -1) {
+	while ((c = cli_getopt(argc, argv, "FudeAskv", lo)) != -1) {
 		switch (c) {
 		case 'F': flags |= COFFER_RECV_FORCE; break;
 		case 's': flags |= COFFER_RECV_SIGNED; break;
@@ -234,6 +253,7 @@ int cmd_receive(int argc, char **argv)
 		case 'e': flags |= COFFER_RECV_ENAME; break;
 		case 'r': flags |= COFFER_RECV_RESUMABLE; break;
 		case 'A': abort_partial = 1; break;
+		case 'v': verbose = 1; break;
 		default: return CLI_USAGE;
 		}
 	}
@@ -244,7 +264,7 @@ int cmd_receive(int argc, char **argv)
 		    "missing dataset name");
 	if ((flags & COFFER_RECV_DNAME) && (flags & COFFER_RECV_ENAME))
 		return cli_usage("-d and -e exclude each other");
-	if (abort_partial && flags)
+	if (abort_partial && (flags || verbose))
 		return cli_usage("-A takes no other option");
 	const char *target = argv[0];
 	if (strchr(target, '@'))
@@ -265,13 +285,21 @@ int cmd_receive(int argc, char **argv)
 		return cli_finish(CLI_FAIL);
 	char name[CLI_NAME_MAX] = "";
 	coffer_recv_info_t info;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int err = coffer_receive_verify(pool, target, flags, STDIN_FILENO,
 	    name, sizeof(name), NULL, &info);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	int rc = CLI_OK;
-	if (err < 0)
+	if (err < 0) {
 		rc = cli_err(err, "cannot receive into '%s'", name[0] ? name :
 		    target);
-	else
+	} else {
 		recv_warn(&info, flags);
+		if (verbose)
+			recv_report(name[0] ? name : target,
+			    (double)(t1.tv_sec - t0.tv_sec) +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, &info);
+	}
 	return cli_finish(rc);
 }

@@ -136,7 +136,7 @@ static const struct cli_cmd commands[] = {
 	  "              where the key's passphrase is read (prompt or\n"
 	  "              file:///PATH; default prompt)" },
 	{ NULL, "receive", cmd_receive,
-	  "receive [-Fu] [-s] [-k] [-d | -e] [--resumable] DATASET\n"
+	  "receive [-Fuv] [-s] [-k] [-d | -e] [--resumable] DATASET\n"
 	  "receive -A DATASET",
 	  "apply a replication stream from standard input, atomically",
 	  "-F            roll DATASET back to the stream's base snapshot first\n"
@@ -148,6 +148,8 @@ static const struct cli_cmd commands[] = {
 	  "-e            receive into DATASET/<last element of the sent name>\n"
 	  "-u            do not mount (no effect: coffer has no mounts yet)\n"
 	  "--resumable   keep an interrupted receive for 'send -t'\n"
+	  "-v            say where the stream went, how long it took and\n"
+	  "              which key's signatures were verified\n"
 	  "-A            discard DATASET's interrupted receive" },
 
 	/* files */

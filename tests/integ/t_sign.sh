@@ -178,7 +178,12 @@ fails 1 "record $rwrite: signature by key 'bob-p256'" \
 unchanged
 
 step "the genuine stream is accepted; replays are refused"
-ok recv -s dst/fs <"$T/inc.stream"
+recv -s -v dst/fs <"$T/inc.stream" 2>"$T/v.err" || { cat "$T/v.err" >&2
+	fail "receive -s -v of the genuine stream"; }
+grep -q "received into 'dst/fs' in .* s: signed by key 'alice' (SHA256:" \
+	"$T/v.err" || { cat "$T/v.err" >&2; fail "receive -v: no report"; }
+grep -q "chain mode, $nsig signatures verified" "$T/v.err" ||
+	{ cat "$T/v.err" >&2; fail "receive -v: not $nsig signatures"; }
 okout coffer cat dst/fs:/a
 expect "$OUT" "two"
 coffer cat dst/fs:/big | cmp -s - "$T/big" || fail "big differs"
