@@ -448,8 +448,18 @@ static void test_collisions(void)
 struct thr {
 	uint64_t z;
 	int id;
-	int err;
+	int err;                /* the first failure: which step */
+	int rc, at;             /* ... its code and the key's index */
 };
+
+static void thr_fail(struct thr *t, int step, int rc, int at)
+{
+	if (!t->err) {
+		t->err = step;
+		t->rc = rc;
+		t->at = at;
+	}
+}
 
 static void *zap_thread(void *arg)
 {
@@ -461,12 +471,13 @@ static void *zap_thread(void *arg)
 		abort();
 	for (int i = 0; i < 20000; i++) {
 		snprintf(k, sizeof(k), "t%d-%d", t->id, i);
-		if (cf_zap_add_u64(os, tx, t->z, k, (uint64_t)i))
-			t->err = 1;
+		int rc = cf_zap_add_u64(os, tx, t->z, k, (uint64_t)i);
+		if (rc)
+			thr_fail(t, 1, rc, i);
 		if (i % 3 == 0) {
 			snprintf(k, sizeof(k), "t%d-%d", t->id, i / 3);
-			if (cf_zap_remove(os, tx, t->z, k))
-				t->err = 2;
+			if ((rc = cf_zap_remove(os, tx, t->z, k)) != 0)
+				thr_fail(t, 2, rc, i / 3);
 		}
 	}
 	for (int i = 0; i < 20000; i++) {
@@ -474,7 +485,7 @@ static void *zap_thread(void *arg)
 		snprintf(k, sizeof(k), "t%d-%d", t->id, i);
 		int rc = cf_zap_lookup_u64(os, t->z, k, &v);
 		if (gone ? rc != -ENOENT : (rc != 0 || v != (uint64_t)i))
-			t->err = 3;
+			thr_fail(t, 3, rc, i);
 	}
 	cf_tx_end(tx);
 	return NULL;
@@ -486,13 +497,18 @@ static void test_threads(void)
 	struct thr t[4];
 	uint64_t z = mkzap(), n;
 	for (int i = 0; i < 4; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
 		t[i].z = z;
 		t[i].id = i;
-		t[i].err = 0;
 		CHECK(pthread_create(&th[i], NULL, zap_thread, &t[i]) == 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
+		if (t[i].err)
+			printf("  thread %d: %s of key %d: %d (%s) %s\n", i,
+			    t[i].err == 1 ? "add" : t[i].err == 2 ? "remove" :
+			    "lookup", t[i].at, t[i].rc, coffer_strerror(t[i].rc),
+			    cf_corrupt_site());
 		CHECK(t[i].err == 0);
 	}
 	CHECK_OK(cf_zap_count(os, z, &n));
