@@ -54,6 +54,20 @@
  *     (born in this txg: already freed or reused in place).
  *  4. Everything read from disk is decoded with bounds checks; a bad
  *     dnode, bp or level count is COFFER_ECORRUPT, never a crash.
+ *
+ * Known bug (found in session 3, not fixed): two open txgs.  When a sync
+ * closes txg N while a tx still holds it, new txs go to N+1.  If a tx of
+ * N+1 dirties a block and then the tx of N writes the same block, the
+ * write lands in N's dirty record only (dr_get finds or makes the record
+ * of tx->txg, after reading the newest version): N commits it, but N+1's
+ * record, copied before it, does not have it, so once N+1 syncs the
+ * write is gone.  Reproduced: tx A in txg 2, tx B in txg 3 writes byte 0,
+ * A writes byte 1, both end; after the syncs the block has B's byte
+ * only.  Single-writer use (the CLI) cannot meet it; concurrent library
+ * users whose transactions straddle a sync can.  The fix is to apply a
+ * write in N to N+1's record of the same block as well (and likewise
+ * frees and attribute changes), or to make new txs wait while N still
+ * has holders (which needs care with nested and lock-holding txs).
  */
 #include "dmu/dmu_impl.h"
 #include "crypto/crypto.h"
