@@ -921,14 +921,8 @@ static int kid_obj_cb(const char *key, const void *val, size_t vlen,
 	(void)next;
 	if (vlen != 8)
 		return CF_CORRUPT();
-	if (k->n == k->cap) {
-		size_t nc = k->cap ? k->cap * 2 : 16;
-		uint64_t *nv = realloc(k->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		k->v = nv;
-		k->cap = nc;
-	}
+	if (cf_grow(&k->v, &k->cap, k->n, sizeof(*k->v), 16) != 0)
+		return -ENOMEM;
 	k->v[k->n++] = le64_get(val);
 	return 0;
 }

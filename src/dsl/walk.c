@@ -224,14 +224,8 @@ static int scrub_visit(void *arg, const char *ds, uint64_t obj,
 	if (err != COFFER_ECORRUPT && err != COFFER_EDEVICE && err != -EIO)
 		return err;
 	s->st.unrecoverable++;
-	if (s->nerr == s->caperr) {
-		size_t nc = s->caperr ? s->caperr * 2 : 16;
-		errent_t *ne = realloc(s->errs, nc * sizeof(*ne));
-		if (!ne)
-			return -ENOMEM;
-		s->errs = ne;
-		s->caperr = nc;
-	}
+	if (cf_grow(&s->errs, &s->caperr, s->nerr, sizeof(*s->errs), 16) != 0)
+		return -ENOMEM;
 	errent_t *e = &s->errs[s->nerr++];
 	cf_strlcpy(e->ds, ds, sizeof(e->ds));
 	e->obj = obj;

@@ -23,14 +23,8 @@
 
 static int seg_add(cf_sendplan_t *p, const char *to, const char *from)
 {
-	if (p->n == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 16;
-		cf_sendseg_t *nv = realloc(p->v, nc * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		p->v = nv;
-		p->cap = nc;
-	}
+	if (cf_grow(&p->v, &p->cap, p->n, sizeof(*p->v), 16) != 0)
+		return -ENOMEM;
 	cf_sendseg_t *s = &p->v[p->n];
 	if (cf_snprintf(s->to, sizeof(s->to), "%s", to) ||
 	    cf_snprintf(s->from, sizeof(s->from), "%s", from ? from : ""))

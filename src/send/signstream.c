@@ -576,7 +576,8 @@ typedef struct held {
 typedef struct batch {
 	hbatch_t hb;            /* payloads; pipelined, the digests */
 	held_t *q;
-	uint32_t n, pos, qcap;
+	uint32_t n, pos;
+	size_t qcap;
 	int closed;             /* its last record is signed */
 	int eof;                /* the input ended while reading it */
 	int err;                /* an error met reading it, not reported
@@ -854,14 +855,8 @@ static void batch_reset(cf_svreader_t *v, batch_t *b)
 static int hold(cf_svreader_t *v, batch_t *b, const cf_stream_rec_t *rec,
     const uint8_t *p, size_t len)
 {
-	if (b->n == b->qcap) {
-		uint32_t cap = b->qcap ? b->qcap * 2 : 64;
-		held_t *q = realloc(b->q, cap * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		b->q = q;
-		b->qcap = cap;
-	}
+	if (cf_grow(&b->q, &b->qcap, b->n, sizeof(*b->q), 64) != 0)
+		return -ENOMEM;
 	held_t *h = &b->q[b->n];
 	b->hb.nslot = (uint32_t)v->interval;
 	int err = hb_add(&v->hp, &b->hb, v->pipe ? v->lasthdr : NULL, p, len,

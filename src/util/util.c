@@ -270,6 +270,23 @@ void cf_secure_free(void *p, size_t n)
 
 /* ---- growable byte buffer ---------------------------------------------- */
 
+int cf_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	void **v = pv;
+
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : first;
+	if (nc <= n || nc > PTRDIFF_MAX / elem)
+		return -ENOMEM;
+	void *nv = realloc(*v, nc * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = nc;
+	return 0;
+}
+
 int cf_buf_reserve(cf_buf_t *b, size_t extra)
 {
 	size_t need, cap;

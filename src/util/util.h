@@ -127,6 +127,17 @@ void *cf_secure_alloc(size_t n);
 void cf_secure_free(void *p, size_t n);
 void cf_wipe(void *p, size_t n);
 
+/* ---- growable arrays ------------------------------------------------------ */
+
+/*
+ * Make room for element n of the array *pv (of *cap elements of elem
+ * bytes; pv is the address of the array's pointer): when n == *cap the
+ * capacity doubles (first: the first capacity).  0, or -ENOMEM with the
+ * array unchanged.
+ */
+int cf_grow(void *pv, size_t *cap, size_t n, size_t elem, size_t first)
+    CF_MUST_CHECK;
+
 /* ---- growable byte buffer ---------------------------------------------- */
 
 typedef struct cf_buf {

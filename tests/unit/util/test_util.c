@@ -303,6 +303,30 @@ static void test_wipe(void)
 	cf_wipe(b, 0);
 }
 
+static void test_grow(void)
+{
+	uint32_t *v = NULL;
+	size_t cap = 0;
+
+	for (size_t n = 0; n < 1000; n++) {
+		CHECK_OK(cf_grow(&v, &cap, n, sizeof(*v), 4));
+		CHECK(cap > n);
+		v[n] = (uint32_t)n;             /* in bounds (ASan checks) */
+	}
+	CHECK(cap == 1024);
+	for (size_t n = 0; n < 1000; n++)
+		CHECK(v[n] == n);
+	/* room already: nothing changes */
+	uint32_t *same = v;
+	CHECK_OK(cf_grow(&v, &cap, 10, sizeof(*v), 4));
+	CHECK(v == same && cap == 1024);
+	/* a capacity that cannot be allocated: -ENOMEM, array unchanged */
+	size_t huge = SIZE_MAX / 4;
+	CHECK_RC(cf_grow(&v, &huge, huge, sizeof(*v), 4), -ENOMEM);
+	CHECK(v == same);
+	free(v);
+}
+
 static void test_buf(void)
 {
 	cf_buf_t b = { 0 };
@@ -480,6 +504,7 @@ void test_main(void)
 	RUN(test_alloc);
 	RUN(test_secure_alloc);
 	RUN(test_wipe);
+	RUN(test_grow);
 	RUN(test_buf);
 	RUN(test_strings);
 	RUN(test_parse_size);
