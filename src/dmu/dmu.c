@@ -54,20 +54,11 @@
  *     (born in this txg: already freed or reused in place).
  *  4. Everything read from disk is decoded with bounds checks; a bad
  *     dnode, bp or level count is COFFER_ECORRUPT, never a crash.
- *
- * Known bug (found in session 3, not fixed): two open txgs.  When a sync
- * closes txg N while a tx still holds it, new txs go to N+1.  If a tx of
- * N+1 dirties a block and then the tx of N writes the same block, the
- * write lands in N's dirty record only (dr_get finds or makes the record
- * of tx->txg, after reading the newest version): N commits it, but N+1's
- * record, copied before it, does not have it, so once N+1 syncs the
- * write is gone.  Reproduced: tx A in txg 2, tx B in txg 3 writes byte 0,
- * A writes byte 1, both end; after the syncs the block has B's byte
- * only.  Single-writer use (the CLI) cannot meet it; concurrent library
- * users whose transactions straddle a sync can.  The fix is to apply a
- * write in N to N+1's record of the same block as well (and likewise
- * frees and attribute changes), or to make new txs wait while N still
- * has holders (which needs care with nested and lock-holding txs).
+ *  5. Open-context changes of txg N all happen before any of N + 1 (the
+ *     spa grants no hold of N + 1 while N has holders), so a change
+ *     never has to reach a newer txg's records; rec_get refuses one that
+ *     would.  (Before this rule a tx of N writing a block that N + 1 had
+ *     already dirtied lost its write once N + 1 synced.)
  */
 #include "dmu/dmu_impl.h"
 #include "crypto/crypto.h"
@@ -622,11 +613,22 @@ static int get_attrs(cf_objset_t *os, uint64_t obj, attrs_t *a)
 	return 0;
 }
 
-/* The record of obj in the open txg, created from the newest state. */
-static int rec_get(cf_objset_t *os, uint64_t txg, uint64_t obj,
+/* The record of obj in tx's txg, created from the newest state. */
+static int rec_get(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
     dnrec_t **out)
 {
-	txgstate_t *ts = ts_get(os, txg, 1);
+	/* An open-context change never meets a newer txg's dirty state
+	 * (spa invariant 5): if it did, that newer state, copied before
+	 * this change, would lose it when it syncs. */
+	const txgstate_t *newer = &os->ts[(tx->txg + 1) & 1];
+	if (!tx->synccontext && newer->txg > tx->txg &&
+	    (newer->ndr || newer->ndn)) {
+		cf_log(COFFER_LOG_ERR, "dmu: a change in txg %llu after txg "
+		    "%llu began changing", (unsigned long long)tx->txg,
+		    (unsigned long long)newer->txg);
+		return -EIO;
+	}
+	txgstate_t *ts = ts_get(os, tx->txg, 1);
 	if (!ts)
 		return -EIO;
 	dnrec_t *r = rec_find(ts, obj);
@@ -657,7 +659,7 @@ static int rec_get(cf_objset_t *os, uint64_t txg, uint64_t obj,
 	ts->dns = r;
 	ts->ndn++;
 	if (os->ops && os->ops->dirtied)
-		os->ops->dirtied(os->ops_arg, txg);
+		os->ops->dirtied(os->ops_arg, tx->txg);
 	*out = r;
 	return 0;
 }
@@ -1051,7 +1053,7 @@ int cf_obj_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, uint64_t off,
 		return -EFBIG;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err && end > 0 && (end - 1) / r->blksz >= capacity(CF_MAX_LEVELS))
@@ -1093,7 +1095,7 @@ int cf_obj_free_range(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		return err;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (err)
@@ -1182,7 +1184,7 @@ int cf_obj_alloc(cf_objset_t *os, cf_tx_t *tx, int type, uint32_t blksz,
 		if (a.type != CF_OT_NONE)
 			continue;
 		dnrec_t *r;
-		err = rec_get(os, tx->txg, obj, &r);
+		err = rec_get(os, tx, obj, &r);
 		if (err)
 			break;
 		rec_renew(os, tx, r, type, blksz);
@@ -1205,7 +1207,7 @@ int cf_obj_claim(cf_objset_t *os, cf_tx_t *tx, uint64_t obj, int type,
 		return -EINVAL;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type != CF_OT_NONE)
 		err = -EEXIST;
 	if (!err) {
@@ -1226,7 +1228,7 @@ int cf_obj_free(cf_objset_t *os, cf_tx_t *tx, uint64_t obj)
 		return -EINVAL;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err)
@@ -1287,7 +1289,7 @@ int cf_obj_set_blksz(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		return -EINVAL;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err && r->blksz != blksz) {
@@ -1344,7 +1346,7 @@ int cf_bonus_write(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		return -EINVAL;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err) {
@@ -1377,7 +1379,7 @@ int cf_os_raw_root(cf_objset_t *os, cf_tx_t *tx, const uint8_t mac[32],
 		return -EINVAL;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r0;
-	int err = rec_get(os, tx->txg, 0, &r0);     /* dirties the set */
+	int err = rec_get(os, tx, 0, &r0);     /* dirties the set */
 	if (!err && meta_nlevels > os->meta.phys.nlevels)
 		err = grow_levels(os, &os->meta, capacity(meta_nlevels - 1));
 	if (!err) {
@@ -1399,7 +1401,7 @@ static int raw_attrs(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 {
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	int err = rec_get(os, tx->txg, obj, &r);
+	int err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err) {
@@ -1462,7 +1464,7 @@ int cf_os_raw_dnblock(cf_objset_t *os, cf_tx_t *tx, uint64_t blkid,
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r0;
 	dr_t *d;
-	err = rec_get(os, tx->txg, 0, &r0);
+	err = rec_get(os, tx, 0, &r0);
 	if (!err)
 		err = dr_get(os, tx, r0, blkid, 0, &d);
 	if (!err) {
@@ -1484,7 +1486,7 @@ int cf_obj_write_raw(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 		return -EINVAL;
 	pthread_mutex_lock(&os->lock);
 	dnrec_t *r;
-	err = rec_get(os, tx->txg, obj, &r);
+	err = rec_get(os, tx, obj, &r);
 	if (!err && r->type == CF_OT_NONE)
 		err = -ENOENT;
 	if (!err && (tmpl->lsize != r->blksz ||
@@ -1598,22 +1600,63 @@ void cf_os_set_name(cf_objset_t *os, const char *name)
 
 /* ---- transactions --------------------------------------------------------------- */
 
+/*
+ * The txs this thread holds, per pool.  A tx begun inside another of the
+ * same pool joins the outer one's txg: waiting for the open txg would
+ * wait for the outer tx to end (spa invariant 5), that is forever.
+ */
+#define TX_HELD_POOLS 4
+static _Thread_local struct {
+	cf_spa_t *spa;
+	uint64_t txg;
+	unsigned n;
+} tx_held[TX_HELD_POOLS];
+
+static int tx_held_slot(cf_spa_t *spa)
+{
+	for (int i = 0; i < TX_HELD_POOLS; i++)
+		if (tx_held[i].n && tx_held[i].spa == spa)
+			return i;
+	return -1;
+}
+
 int cf_tx_begin(cf_objset_t *os, uint64_t space, cf_tx_t **txp)
 {
 	if (os->set.readonly)
 		return COFFER_EREADONLY;
+	int slot = tx_held_slot(os->spa);
+	if (slot < 0) {
+		for (int i = 0; i < TX_HELD_POOLS && slot < 0; i++)
+			if (!tx_held[i].n)
+				slot = i;
+		if (slot < 0)
+			return -ENOMEM;    /* txs of five pools at once */
+	}
 	cf_tx_t *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return -ENOMEM;
-	/* metadata and copies: charge a margin on the estimate */
-	/* 0: a change that frees space (never refused for lack of it) */
-	uint64_t est = space ? space + space / 4 + 65536 : 0;
-	int err = cf_spa_tx_hold(os->spa, est, &tx->txg);
-	if (err) {
-		free(tx);
-		return err;
+	/* nested: the outer tx's txg (space was charged there); a count
+	 * left by a tx ended on another thread fails the rehold and is
+	 * started afresh */
+	if (tx_held[slot].n &&
+	    cf_spa_tx_rehold(os->spa, tx_held[slot].txg) == 0) {
+		tx->txg = tx_held[slot].txg;
+	} else {
+		tx_held[slot].n = 0;
+		/* metadata and copies: charge a margin on the estimate;
+		 * 0: a change that frees space (never refused for it) */
+		uint64_t est = space ? space + space / 4 + 65536 : 0;
+		int err = cf_spa_tx_hold(os->spa, est, &tx->txg);
+		if (err) {
+			free(tx);
+			return err;
+		}
+		tx_held[slot].spa = os->spa;
+		tx_held[slot].txg = tx->txg;
 	}
+	tx_held[slot].n++;
 	tx->os = os;
+	tx->held = &tx_held[slot].n;
 	*txp = tx;
 	return 0;
 }
@@ -1623,6 +1666,9 @@ void cf_tx_end(cf_tx_t *tx)
 	if (!tx)
 		return;
 	if (!tx->synccontext) {
+		int slot = tx_held_slot(tx->os->spa);
+		if (slot >= 0 && tx->held == &tx_held[slot].n)
+			tx_held[slot].n--;      /* ended by the thread that began it */
 		cf_spa_tx_rele(tx->os->spa, tx->txg, tx->dirtied);
 		free(tx);
 	}
@@ -2147,7 +2193,7 @@ static int store_dnode(cf_objset_t *os, uint64_t txg, dnode_t *dn)
 	cf_tx_t tx;
 	cf_tx_sync_init(&tx, os, txg);
 	dnrec_t *r;
-	int err = rec_get(os, txg, 0, &r);
+	int err = rec_get(os, &tx, 0, &r);
 	if (err)
 		return err;
 	uint64_t blkid = dn->obj / CF_DNODES_PER_BLK;

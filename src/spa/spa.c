@@ -8,7 +8,8 @@
  * writes it; the next txg is open meanwhile) -> synced (uberblock
  * durable).  At most one txg is open and one syncing at any time.
  *
- *   cf_spa_tx_hold     open txg: holds[txg & 1]++
+ *   cf_spa_tx_hold     open txg: holds[txg & 1]++, once the previous
+ *                      txg has no holders left
  *   sync_thread        quiesce: open_txg++, wait holds[old & 1] == 0;
  *                      sync: sync_fn(old) -> MOS bp; write_uberblock
  *   cf_spa_txg_wait    wanted_txg = txg; wake the sync thread; wait
@@ -624,6 +625,13 @@ int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
 			return e;
 		}
 		uint64_t open = spa->open_txg;
+		/* The previous txg is closed but still held: nothing of the
+		 * open txg may change before its holders leave (invariant
+		 * 5 of spa.h), so wait for them; they only finish. */
+		if (spa->holds[(open - 1) & 1] > 0) {
+			pthread_cond_wait(&spa->txg_cv, &spa->txg_lock);
+			continue;
+		}
 		uint64_t dirty = spa->dirty_bytes[open & 1] +
 		    spa->dirty_bytes[(open - 1) & 1];
 		if (dirty < DIRTY_MAX_BYTES || !spa->thread_running)
@@ -644,6 +652,20 @@ int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
 	*txg = open;
 	pthread_mutex_unlock(&spa->txg_lock);
 	return 0;
+}
+
+int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg)
+{
+	pthread_mutex_lock(&spa->txg_lock);
+	uint64_t open = spa->open_txg;
+	/* held means: open with the previous txg drained, or closed and
+	 * not yet drained; anything else is a caller's stale belief */
+	int ok = (txg == open && spa->holds[(open - 1) & 1] == 0) ||
+	    (txg + 1 == open && spa->holds[txg & 1] > 0);
+	if (ok)
+		spa->holds[txg & 1]++;
+	pthread_mutex_unlock(&spa->txg_lock);
+	return ok ? 0 : -1;
 }
 
 void cf_spa_tx_rele(cf_spa_t *spa, uint64_t txg, uint64_t dirtied)

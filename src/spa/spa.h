@@ -36,6 +36,12 @@
  *     syncing txg is reusable at once (nothing durable points at it).
  *  4. Only the sync thread writes blocks; open-context threads only hold
  *     the open txg (cf_spa_tx_hold) and dirty memory.
+ *  5. No hold of txg T + 1 is granted while txg T has holders: every
+ *     open-context change of T happens before any of T + 1.  So a change
+ *     never has to reach a newer txg's dirty state, and a txg's changes
+ *     are those of the transactions that held it, whole.  The price is
+ *     the rule for callers: never begin a tx while holding one, nor
+ *     while holding a lock that a tx holder may wait for.
  */
 #ifndef COFFER_SPA_H
 #define COFFER_SPA_H
@@ -112,10 +118,16 @@ cf_vdev_t *cf_spa_vdev(cf_spa_t *spa, int i);
 
 /* ---- transaction groups ------------------------------------------------- */
 
-/* Hold the open txg (blocks while dirty data is over the limit).  -ENOSPC
- * when `space` cannot fit.  -EROFS on a read-only pool. */
+/* Hold the open txg (blocks while dirty data is over the limit, and
+ * while the previous txg still has holders: invariant 5).  -ENOSPC when
+ * `space` cannot fit.  -EROFS on a read-only pool. */
 int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
     CF_MUST_CHECK;
+/* One more hold of txg, which the caller already holds (so it is not
+ * synced yet): never waits.  A thread that begins a tx inside its own
+ * tx joins the outer one's txg this way rather than wait for itself.
+ * -1 (and no hold) if txg is not held after all. */
+int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg) CF_MUST_CHECK;
 void cf_spa_tx_rele(cf_spa_t *spa, uint64_t txg, uint64_t dirtied);
 /* Account dirty bytes into the open txg (for throttling/trigger). */
 void cf_spa_dirty(cf_spa_t *spa, uint64_t bytes);

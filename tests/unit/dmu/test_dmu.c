@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "dmu/dmu_impl.h"
@@ -241,8 +242,108 @@ static void test_concurrent_writers(void)
 	cf_vdev_close(t.mem);
 }
 
+/*
+ * A tx that straddles a sync: tx A holds txg N when a sync closes N.  A
+ * tx B begun meanwhile must not change anything before A has ended,
+ * else B's change (txg N+1) and A's later change to the same block or
+ * the same object's bonus would live in two txgs' records, and the
+ * newer one, copied before A wrote, would drop A's change.
+ */
+typedef struct straddle {
+	tpool_t *t;
+	uint64_t obj, txg_a, txg_b;
+	volatile int began;
+	int err;
+} straddle_t;
+
+static void *straddle_sync(void *p)
+{
+	straddle_t *s = p;
+	if (cf_spa_txg_wait(s->t->spa, s->txg_a))
+		s->err = -EIO;
+	return NULL;
+}
+
+static void *straddle_b(void *p)
+{
+	straddle_t *s = p;
+	cf_tx_t *tx;
+	int err = cf_tx_begin(s->t->os, 4096, &tx);
+	if (err) {
+		s->err = err;
+		return NULL;
+	}
+	__atomic_store_n(&s->began, 1, __ATOMIC_SEQ_CST);
+	s->txg_b = cf_tx_txg(tx);
+	uint8_t b = 'b';
+	err = cf_obj_write(s->t->os, tx, s->obj, 0, 1, &b);
+	if (!err)
+		err = cf_bonus_write(s->t->os, tx, s->obj, "B", 1);
+	cf_tx_end(tx);
+	if (err)
+		s->err = err;
+	return NULL;
+}
+
+static void test_tx_straddles_sync(void)
+{
+	tpool_t t = { 0 };
+	CHECK_OK(cf_vdev_open_mem(64u << 20, &t.mem));
+	CHECK_OK(t_open(&t, 1));
+	straddle_t s = { 0 };
+	s.t = &t;
+	cf_tx_t *tx;
+	CHECK_OK(cf_tx_begin(t.os, 0, &tx));
+	CHECK_OK(cf_obj_alloc(t.os, tx, CF_OT_FILE, 4096, &s.obj));
+	cf_tx_end(tx);
+	CHECK_OK(cf_spa_txg_wait(t.spa, 0));
+
+	cf_tx_t *a;
+	CHECK_OK(cf_tx_begin(t.os, 4096, &a));
+	s.txg_a = cf_tx_txg(a);
+	pthread_t sync_th, b_th;
+	CHECK(pthread_create(&sync_th, NULL, straddle_sync, &s) == 0);
+	/* wait until the sync has closed A's txg */
+	while (cf_spa_open_txg(t.spa) == s.txg_a)
+		usleep(1000);
+	CHECK(pthread_create(&b_th, NULL, straddle_b, &s) == 0);
+	usleep(100000);         /* give B every chance to run ahead of A */
+	/* B's tx cannot have begun while A holds the closed txg */
+	CHECK_RC(__atomic_load_n(&s.began, __ATOMIC_SEQ_CST), 0);
+	/* a tx begun inside A joins A's txg rather than wait for A */
+	cf_tx_t *inner;
+	CHECK_OK(cf_tx_begin(t.os, 4096, &inner));
+	CHECK(cf_tx_txg(inner) == s.txg_a);
+	uint8_t z = 'z';
+	CHECK_OK(cf_obj_write(t.os, inner, s.obj, 2, 1, &z));
+	cf_tx_end(inner);
+	CHECK_RC(__atomic_load_n(&s.began, __ATOMIC_SEQ_CST), 0);
+	uint8_t c = 'a';
+	CHECK_OK(cf_obj_write(t.os, a, s.obj, 1, 1, &c));
+	CHECK_OK(cf_bonus_write(t.os, a, s.obj, "AA", 2));
+	cf_tx_end(a);
+	pthread_join(b_th, NULL);
+	pthread_join(sync_th, NULL);
+	CHECK_RC(s.err, 0);
+	CHECK(s.txg_b == s.txg_a + 1);
+
+	/* B came after A: both bytes, B's bonus, in memory and on disk */
+	for (int round = 0; round < 2; round++) {
+		uint8_t got[3], bonus[4];
+		CHECK_OK(cf_obj_read(t.os, s.obj, 0, 3, got));
+		CHECK(got[0] == 'b' && got[1] == 'a' && got[2] == 'z');
+		CHECK_RC(cf_bonus_read(t.os, s.obj, bonus, sizeof(bonus)), 1);
+		CHECK(bonus[0] == 'B');
+		t_close(&t);
+		if (round == 0)
+			CHECK_OK(t_open(&t, 0));
+	}
+	cf_vdev_close(t.mem);
+}
+
 void test_main(void)
 {
 	RUN(test_write_read_sync_reopen);
 	RUN(test_concurrent_writers);
+	RUN(test_tx_straddles_sync);
 }
