@@ -1601,62 +1601,48 @@ void cf_os_set_name(cf_objset_t *os, const char *name)
 /* ---- transactions --------------------------------------------------------------- */
 
 /*
- * The txs this thread holds, per pool.  A tx begun inside another of the
- * same pool joins the outer one's txg: waiting for the open txg would
- * wait for the outer tx to end (spa invariant 5), that is forever.
+ * The txs this thread holds.  A tx begun inside another joins the outer
+ * one's txg: waiting for the open txg would wait for the outer tx to end
+ * (spa invariant 5), that is forever.  A thread holds txs of one pool at
+ * a time: two threads each holding a tx of one pool and beginning one
+ * of the other would wait for each other at the next sync.
  */
-#define TX_HELD_POOLS 4
 static _Thread_local struct {
 	cf_spa_t *spa;
 	uint64_t txg;
 	unsigned n;
-} tx_held[TX_HELD_POOLS];
-
-static int tx_held_slot(cf_spa_t *spa)
-{
-	for (int i = 0; i < TX_HELD_POOLS; i++)
-		if (tx_held[i].n && tx_held[i].spa == spa)
-			return i;
-	return -1;
-}
+} tx_held;
 
 int cf_tx_begin(cf_objset_t *os, uint64_t space, cf_tx_t **txp)
 {
 	if (os->set.readonly)
 		return COFFER_EREADONLY;
-	int slot = tx_held_slot(os->spa);
-	if (slot < 0) {
-		for (int i = 0; i < TX_HELD_POOLS && slot < 0; i++)
-			if (!tx_held[i].n)
-				slot = i;
-		if (slot < 0)
-			return -ENOMEM;    /* txs of five pools at once */
+	if (tx_held.n && tx_held.spa != os->spa) {
+		cf_set_errdetail("a transaction of another pool is open in "
+		    "this thread");
+		return -EDEADLK;
 	}
 	cf_tx_t *tx = calloc(1, sizeof(*tx));
 	if (!tx)
 		return -ENOMEM;
-	/* nested: the outer tx's txg (space was charged there); a count
-	 * left by a tx ended on another thread fails the rehold and is
-	 * started afresh */
-	if (tx_held[slot].n &&
-	    cf_spa_tx_rehold(os->spa, tx_held[slot].txg) == 0) {
-		tx->txg = tx_held[slot].txg;
+	/* metadata and copies: charge a margin on the estimate;
+	 * 0: a change that frees space (never refused for it) */
+	uint64_t est = space ? space + space / 4 + 65536 : 0;
+	int err;
+	if (tx_held.n) {
+		/* nested: the outer tx's txg, which it holds */
+		err = cf_spa_tx_rehold(os->spa, tx_held.txg, est);
 	} else {
-		tx_held[slot].n = 0;
-		/* metadata and copies: charge a margin on the estimate;
-		 * 0: a change that frees space (never refused for it) */
-		uint64_t est = space ? space + space / 4 + 65536 : 0;
-		int err = cf_spa_tx_hold(os->spa, est, &tx->txg);
-		if (err) {
-			free(tx);
-			return err;
-		}
-		tx_held[slot].spa = os->spa;
-		tx_held[slot].txg = tx->txg;
+		err = cf_spa_tx_hold(os->spa, est, &tx_held.txg);
+		tx_held.spa = os->spa;
 	}
-	tx_held[slot].n++;
+	if (err) {
+		free(tx);
+		return err;
+	}
+	tx_held.n++;
+	tx->txg = tx_held.txg;
 	tx->os = os;
-	tx->held = &tx_held[slot].n;
 	*txp = tx;
 	return 0;
 }
@@ -1666,9 +1652,7 @@ void cf_tx_end(cf_tx_t *tx)
 	if (!tx)
 		return;
 	if (!tx->synccontext) {
-		int slot = tx_held_slot(tx->os->spa);
-		if (slot >= 0 && tx->held == &tx_held[slot].n)
-			tx_held[slot].n--;      /* ended by the thread that began it */
+		tx_held.n--;
 		cf_spa_tx_rele(tx->os->spa, tx->txg, tx->dirtied);
 		free(tx);
 	}

@@ -62,10 +62,14 @@ enum cf_objtype {
  * Join the open txg.  `space` is an estimate of the bytes the change will
  * allocate; the call fails with -ENOSPC (before anything is changed) if
  * the pool cannot hold it.  May block while too much dirty data waits
- * for the sync thread, and while a closed txg still has holders: so never
- * begin a tx while holding a lock that a thread holding a tx may wait
- * for.  A tx begun by a thread that holds one of the same pool joins the
- * outer tx's txg at once.  A tx is ended by the thread that began it.
+ * for the sync thread, and while a closed txg still has holders.  So:
+ *  - never begin a tx while holding a lock that a thread holding a tx
+ *    may wait for (the fs takes its locks, then begins the tx);
+ *  - a tx begun by a thread that holds one joins the outer tx's txg at
+ *    once, but whatever it locks on the way must obey the rule above
+ *    (an fs operation is never called inside a tx);
+ *  - a thread holds txs of one pool at a time (-EDEADLK otherwise), and
+ *    ends a tx on the thread that began it.
  */
 int cf_tx_begin(cf_objset_t *os, uint64_t space, cf_tx_t **tx) CF_MUST_CHECK;
 /* Release the hold; the changes commit with their txg. */

@@ -107,7 +107,6 @@ struct cf_tx {
 	uint64_t txg;
 	uint64_t dirtied;
 	int synccontext;
-	unsigned *held;         /* the beginning thread's count of its txs */
 };
 
 /*

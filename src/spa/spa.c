@@ -654,18 +654,22 @@ int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
 	return 0;
 }
 
-int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg)
+int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg, uint64_t space)
 {
+	int err = 0;
 	pthread_mutex_lock(&spa->txg_lock);
 	uint64_t open = spa->open_txg;
-	/* held means: open with the previous txg drained, or closed and
-	 * not yet drained; anything else is a caller's stale belief */
-	int ok = (txg == open && spa->holds[(open - 1) & 1] == 0) ||
-	    (txg + 1 == open && spa->holds[txg & 1] > 0);
-	if (ok)
+	uint64_t pending = spa->dirty_bytes[open & 1] +
+	    spa->dirty_bytes[(open - 1) & 1];
+	if (spa->failed)
+		err = spa->failed;
+	else if (space && space + pending + pending / 8 >
+	    cf_spa_available(spa))
+		err = -ENOSPC;
+	else
 		spa->holds[txg & 1]++;
 	pthread_mutex_unlock(&spa->txg_lock);
-	return ok ? 0 : -1;
+	return err;
 }
 
 void cf_spa_tx_rele(cf_spa_t *spa, uint64_t txg, uint64_t dirtied)

@@ -123,11 +123,12 @@ cf_vdev_t *cf_spa_vdev(cf_spa_t *spa, int i);
  * `space` cannot fit.  -EROFS on a read-only pool. */
 int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
     CF_MUST_CHECK;
-/* One more hold of txg, which the caller already holds (so it is not
- * synced yet): never waits.  A thread that begins a tx inside its own
+/* One more hold of txg, which the caller already holds (so it cannot
+ * sync meanwhile): never waits.  A thread that begins a tx inside its own
  * tx joins the outer one's txg this way rather than wait for itself.
- * -1 (and no hold) if txg is not held after all. */
-int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg) CF_MUST_CHECK;
+ * -ENOSPC when `space` cannot fit; the pool's error if it failed. */
+int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg, uint64_t space)
+    CF_MUST_CHECK;
 void cf_spa_tx_rele(cf_spa_t *spa, uint64_t txg, uint64_t dirtied);
 /* Account dirty bytes into the open txg (for throttling/trigger). */
 void cf_spa_dirty(cf_spa_t *spa, uint64_t bytes);

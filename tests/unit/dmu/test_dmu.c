@@ -341,9 +341,35 @@ static void test_tx_straddles_sync(void)
 	cf_vdev_close(t.mem);
 }
 
+/* A thread holds txs of one pool at a time: two threads holding a tx of
+ * one pool each and beginning one of the other would wait for each
+ * other at the next sync. */
+static void test_tx_one_pool_per_thread(void)
+{
+	tpool_t a = { 0 }, b = { 0 };
+	CHECK_OK(cf_vdev_open_mem(64u << 20, &a.mem));
+	CHECK_OK(cf_vdev_open_mem(64u << 20, &b.mem));
+	CHECK_OK(t_open(&a, 1));
+	CHECK_OK(t_open(&b, 1));
+	cf_tx_t *ta, *tb, *ta2;
+	CHECK_OK(cf_tx_begin(a.os, 0, &ta));
+	CHECK_RC(cf_tx_begin(b.os, 0, &tb), -EDEADLK);
+	CHECK_OK(cf_tx_begin(a.os, 0, &ta2));   /* nested, same pool */
+	CHECK(cf_tx_txg(ta2) == cf_tx_txg(ta));
+	cf_tx_end(ta2);
+	cf_tx_end(ta);
+	CHECK_OK(cf_tx_begin(b.os, 0, &tb));
+	cf_tx_end(tb);
+	t_close(&a);
+	t_close(&b);
+	cf_vdev_close(a.mem);
+	cf_vdev_close(b.mem);
+}
+
 void test_main(void)
 {
 	RUN(test_write_read_sync_reopen);
 	RUN(test_concurrent_writers);
 	RUN(test_tx_straddles_sync);
+	RUN(test_tx_one_pool_per_thread);
 }
