@@ -72,6 +72,10 @@ enum cf_objtype {
  *    ends a tx on the thread that began it.
  */
 int cf_tx_begin(cf_objset_t *os, uint64_t space, cf_tx_t **tx) CF_MUST_CHECK;
+/* The most bytes a consumer writes under one tx (it splits larger writes):
+ * a txg's dirty memory stays bounded and a sync never waits long for a
+ * holder. */
+#define CF_TX_WRITE_MAX (8u << 20)
 /* Release the hold; the changes commit with their txg. */
 void cf_tx_end(cf_tx_t *tx);
 uint64_t cf_tx_txg(const cf_tx_t *tx);

@@ -1457,8 +1457,8 @@ int64_t cf_fs_write(cf_fs_t *fs, uint64_t ino, uint64_t off,
     const void *buf, size_t len)
 {
 	struct node n;
-	uint64_t end;
 	cf_tx_t *tx;
+	size_t done = 0;
 	int rc;
 
 	if (!buf && len)
@@ -1469,7 +1469,6 @@ int64_t cf_fs_write(cf_fs_t *fs, uint64_t ino, uint64_t off,
 		return -EFBIG;
 	if (len > CF_FS_MAX_FILESIZE - off)
 		len = (size_t)(CF_FS_MAX_FILESIZE - off);
-	end = off + len;
 	ns_rd(fs);
 	pthread_mutex_lock(flock_of(fs, ino));
 	rc = node_load(fs->os, ino, &n);
@@ -1479,23 +1478,34 @@ int64_t cf_fs_write(cf_fs_t *fs, uint64_t ino, uint64_t off,
 		rc = -EINVAL;
 	if (rc || len == 0)
 		goto out;
-	rc = cf_tx_begin(fs->os, len + len / 64 + TX_META, &tx);
-	if (rc)
-		goto out;
-	rc = file_fit_blksz(fs, tx, &n, end);
-	if (rc == 0)
-		rc = cf_obj_write(fs->os, tx, ino, off, len, buf);
-	if (rc == 0) {
-		if (end > n.size)
-			n.size = end;
-		n.mtime = n.ctime = now();
-		rc = node_save(fs->os, tx, &n);
+	/* one tx per CF_TX_WRITE_MAX bytes: a large write neither dirties
+	 * one txg without bound nor holds it long (spa invariant 5) */
+	while (done < len) {
+		size_t cnt = CF_MIN(len - done, (size_t)CF_TX_WRITE_MAX);
+		uint64_t cend = off + done + cnt;
+		rc = cf_tx_begin(fs->os, cnt + cnt / 64 + TX_META, &tx);
+		if (rc)
+			break;
+		rc = file_fit_blksz(fs, tx, &n, cend);
+		if (rc == 0)
+			rc = cf_obj_write(fs->os, tx, ino, off + done, cnt,
+			    (const uint8_t *)buf + done);
+		if (rc == 0) {
+			if (cend > n.size)
+				n.size = cend;
+			n.mtime = n.ctime = now();
+			rc = node_save(fs->os, tx, &n);
+		}
+		cf_tx_end(tx);
+		if (rc)
+			break;
+		done += cnt;
 	}
-	cf_tx_end(tx);
 out:
 	pthread_mutex_unlock(flock_of(fs, ino));
 	ns_un(fs);
-	return rc ? rc : (int64_t)len;
+	/* what was written stays written, as write(2) reports it */
+	return done ? (int64_t)done : rc ? rc : (int64_t)len;
 }
 
 int cf_fs_truncate(cf_fs_t *fs, uint64_t ino, uint64_t size)

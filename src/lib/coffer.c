@@ -1169,7 +1169,7 @@ int64_t coffer_vol_write(coffer_fs_t *v, uint64_t off, const void *buf,
 	size_t done = 0;
 	const uint8_t *in = buf;
 	while (done < len) {
-		size_t n = CF_MIN(len - done, (size_t)8 << 20);
+		size_t n = CF_MIN(len - done, (size_t)CF_TX_WRITE_MAX);
 		cf_tx_t *tx;
 		int err = cf_tx_begin(v->os, n, &tx);
 		if (err)

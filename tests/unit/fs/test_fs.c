@@ -373,6 +373,30 @@ static void test_file_io(void)
 	CHECK_RC(cf_fs_write(fs, f, 0, buf, 0), 0);
 }
 
+/* One write larger than CF_TX_WRITE_MAX goes in several transactions and
+ * reads back whole, with the size and block size of one write. */
+static void test_large_write(void)
+{
+	uint64_t f = mkf(cf_fs_root(fs), "large");
+	size_t len = 2 * CF_TX_WRITE_MAX + 777;
+	uint8_t *buf = malloc(len), *out = malloc(len);
+	CHECK(buf && out);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 131 + i / 4099);
+	CHECK_RC(cf_fs_write(fs, f, 333, buf, len), (int64_t)len);
+	CHECK(st_of(f).size == 333 + len);
+	cf_objinfo_t info;
+	CHECK_OK(cf_obj_info(os, f, &info));
+	CHECK(info.blksz == cf_os_recordsize(os));
+	CHECK_RC(cf_fs_read(fs, f, 333, out, len), (int64_t)len);
+	CHECK(memcmp(buf, out, len) == 0);
+	CHECK_RC(cf_fs_read(fs, f, 0, out, 333), 333);
+	for (int i = 0; i < 333; i++)
+		CHECK(out[i] == 0);
+	free(buf);
+	free(out);
+}
+
 static void test_holes(void)
 {
 	uint64_t f = mkf(cf_fs_root(fs), "sparse");
@@ -1064,6 +1088,7 @@ void test_main(void)
 	RUN(test_readdir_resume);
 	RUN(test_readdir_churn);
 	RUN(test_file_io);
+	RUN(test_large_write);
 	RUN(test_holes);
 	RUN(test_truncate);
 	RUN(test_hardlinks);

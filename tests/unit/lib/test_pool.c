@@ -520,6 +520,49 @@ static void test_scrub_repairs(void)
 	free(buf);
 }
 
+/* A write too large for the pool writes what fits, a transaction at a
+ * time, and says how much: the bytes reported are there, the size says
+ * so, and nothing past them was half written. */
+static void test_partial_write_enospc(void)
+{
+	setup();
+	const char *devs[] = { dev1 };
+	coffer_pool_t *p;
+	const char *props[] = { "compression=off", NULL };
+	CHECK_OK(coffer_pool_create("full", devs, 1, 64u << 20, NULL, &p));
+	CHECK_OK(coffer_create(p, "full/fs", COFFER_TYPE_FILESYSTEM, 0, props));
+	coffer_fs_t *fs;
+	CHECK_OK(coffer_fs_open(p, "full/fs", 0, &fs));
+	size_t len = 100u << 20;
+	uint8_t *buf = malloc(len), *out = malloc(len);
+	CHECK(buf && out);
+	uint64_t x = 88172645463325252ULL;
+	for (size_t i = 0; i < len; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(buf + i, &x, 8);
+	}
+	uint64_t ino;
+	CHECK_OK(coffer_mknod(fs, coffer_fs_root(fs), "big", 0100644, 0, 0, 0,
+	    NULL, &ino));
+	int64_t w = coffer_write(fs, ino, 0, buf, len);
+	CHECK(w > 0 && w < (int64_t)len);
+	CHECK(w % (8 << 20) == 0);              /* whole transactions */
+	CHECK_RC(coffer_write(fs, ino, (uint64_t)w, buf + w, len - (size_t)w),
+	    -ENOSPC);
+	coffer_stat_t st;
+	CHECK_OK(coffer_getattr(fs, ino, &st));
+	CHECK(st.size == (uint64_t)w);
+	CHECK_OK(coffer_pool_sync(p));
+	CHECK_RC(coffer_read(fs, ino, 0, out, len), w);
+	CHECK(memcmp(buf, out, (size_t)w) == 0);
+	CHECK_OK(coffer_fs_close(fs));
+	CHECK_OK(coffer_pool_close(p));
+	free(buf);
+	free(out);
+}
+
 void test_main(void)
 {
 	RUN(test_scrub_repairs);
@@ -527,4 +570,5 @@ void test_main(void)
 	RUN(test_space_exact);
 	RUN(test_logical_space);
 	RUN(test_legacy_records);
+	RUN(test_partial_write_enospc);
 }
