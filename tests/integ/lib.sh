@@ -19,6 +19,8 @@
 #	contains TEXT PART      TEXT contains PART;  lacks TEXT PART: it does not
 #	step WHAT               say what the next commands test
 #	mkpool NAME [SIZE]      create pool NAME on $T/NAME.img (default 256M)
+#	wait_locked FILE        wait until a process holds the lock coffer
+#	                        takes on a pool's first device FILE
 #
 # POSIX sh only.
 
@@ -160,6 +162,19 @@ $1" ;;
 
 mkpool() {
 	ok coffer pool create "$1" "$T/$1.img" --size "${2:-256M}"
+}
+
+# coffer locks byte 0 of a pool's first device while the pool is open
+# (fcntl), so a holder started in the background has the pool once that
+# lock shows in /proc/locks (as major:minor:inode).  At most 60 s.
+wait_locked() {
+	lib_ino=$(stat -c %i "$1") || fail "no such device: $1"
+	lib_k=0
+	until grep -q ":$lib_ino " /proc/locks; do
+		lib_k=$((lib_k + 1))
+		[ $lib_k -le 600 ] || fail "no process opened $1 within 60 s"
+		sleep 0.1
+	done
 }
 
 # Lines of $OUT, one per line, with runs of blanks squeezed (for checking

@@ -251,7 +251,7 @@ mkfifo "$T/fifo"
 coffer put - "$P/secret:/slow" <"$T/fifo" &
 holder=$!
 exec 9>"$T/fifo"
-sleep 1
+wait_locked "$T/$P.img"
 fails 1 "in use" coffer unload-key "$P/secret"
 printf 'written while held\n' >&9
 exec 9>&-
