@@ -210,8 +210,6 @@ static int read_tty(const char *prompt, uint8_t *buf, size_t *len, int *eof)
 			close(in);
 		return rc;
 	}
-	(void)cli_write_all(out, prompt, strlen(prompt));
-
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = tty_signal;
 	sigemptyset(&sa.sa_mask);
@@ -223,6 +221,8 @@ static int read_tty(const char *prompt, uint8_t *buf, size_t *len, int *eof)
 	/* TCSANOW, not TCSAFLUSH: keep what was typed ahead */
 	if (tcsetattr(in, TCSANOW, &t) == 0)
 		tty_echo_off = 1;
+	/* the prompt only once echo is off: nothing typed after it shows */
+	(void)cli_write_all(out, prompt, strlen(prompt));
 
 	rc = read_line(in, buf, len, eof);
 

@@ -527,13 +527,31 @@ contains "$OUT" "key-slot remove"
 contains "$OUT" "key-slot list"
 
 # The terminal: echo off, new keys asked twice.  util-linux script(1)
-# gives the command a pseudo-terminal; the input comes late enough that
-# echo is off when it arrives.
+# gives the command a pseudo-terminal.  type_at FILE LINE...: for each
+# LINE, wait until FILE (the terminal's output) shows one more prompt,
+# then type it.  coffer turns echo off before it prompts, so what is
+# typed after a prompt never shows.
+type_at() {
+	ta_file=$1
+	shift
+	ta_n=0
+	for ta_line in "$@"; do
+		ta_n=$((ta_n + 1))
+		ta_k=0
+		while [ "$(grep -o 'passphrase for' "$ta_file" 2>/dev/null |
+		    wc -l)" -lt $ta_n ] && [ $ta_k -lt 600 ]; do
+			sleep 0.1
+			ta_k=$((ta_k + 1))
+		done
+		printf '%s\n' "$ta_line"
+	done
+	sleep 1         # script(1) ends the session at the input's end
+}
 if command -v script >/dev/null 2>&1 &&
     script -qec true /dev/null </dev/null >/dev/null 2>&1; then
 	step "the terminal: asked twice, without echo"
-	(sleep 1; printf 'typed pass phrase\n'; sleep 1;
-	    printf 'typed pass phrase\n'; sleep 1) |
+	: >"$T/tty.out"
+	type_at "$T/tty.out" 'typed pass phrase' 'typed pass phrase' |
 	    script -qec "'$COFFER' create -o keyformat=passphrase -o pbkdf=pbkdf2 $P/tty" \
 	    /dev/null >"$T/tty.out" 2>&1 ||
 		{ cat "$T/tty.out" >&2; fail "create on a terminal failed"; }
@@ -543,13 +561,14 @@ if command -v script >/dev/null 2>&1 &&
 	lacks "$(cat "$T/tty.txt")" "typed pass phrase"
 	expect "$(val keystatus "$P/tty")" available
 	ok coffer unload-key "$P/tty"
-	(sleep 1; printf 'typed pass phrase\n'; sleep 1) |
+	: >"$T/tty.out"
+	type_at "$T/tty.out" 'typed pass phrase' |
 	    script -qec "'$COFFER' load-key $P/tty" /dev/null \
 	    >"$T/tty.out" 2>&1 ||
 		{ cat "$T/tty.out" >&2; fail "load-key on a terminal failed"; }
 	expect "$(val keystatus "$P/tty")" available
-	(sleep 1; printf 'first pass phrase\n'; sleep 1;
-	    printf 'other pass phrase\n'; sleep 1) |
+	: >"$T/tty.out"
+	type_at "$T/tty.out" 'first pass phrase' 'other pass phrase' |
 	    script -qec "'$COFFER' change-key $P/tty" /dev/null \
 	    >"$T/tty.out" 2>&1 &&
 		fail "change-key with two different passphrases succeeded"
