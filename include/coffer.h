@@ -291,7 +291,10 @@ int coffer_rmdir(coffer_fs_t *fs, uint64_t dir, const char *name);
 int coffer_rename(coffer_fs_t *fs, uint64_t dir, const char *name,
     uint64_t newdir, const char *newname, int flags);
 
-/* Read/write return the byte count (>= 0) or a negative code. */
+/* Read/write return the byte count (>= 0) or a negative code.  A large
+ * write is committed 8 MiB at a time: if it fails part way (out of space)
+ * it returns the bytes written before the failure, as write(2) does, and
+ * the file's size includes exactly those. */
 int64_t coffer_read(coffer_fs_t *fs, uint64_t ino, uint64_t off, void *buf,
     size_t len);
 int64_t coffer_write(coffer_fs_t *fs, uint64_t ino, uint64_t off,
