@@ -150,7 +150,10 @@ int coffer_pool_dev_info(coffer_pool_t *pool, int i, coffer_dev_info_t *info);
 int coffer_pool_errors(coffer_pool_t *pool,
     int (*cb)(const char *where, void *arg), void *arg);
 
-/* Progress callback for long operations; return non-zero to stop. */
+/* Progress callback for long operations; return non-zero to stop.  It
+ * runs while the operation holds the pool (a scrub or walk keeps txgs from
+ * syncing meanwhile): it may read, but must not change the pool, or it
+ * may wait for itself. */
 typedef int (*coffer_progress_fn)(uint64_t done, uint64_t total, void *arg);
 
 int coffer_pool_scrub(coffer_pool_t *pool, coffer_progress_fn progress,
