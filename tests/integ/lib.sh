@@ -19,7 +19,7 @@
 #	contains TEXT PART      TEXT contains PART;  lacks TEXT PART: it does not
 #	step WHAT               say what the next commands test
 #	mkpool NAME [SIZE]      create pool NAME on $T/NAME.img (default 256M)
-#	wait_locked FILE        wait until a process holds the lock coffer
+#	wait_locked FILE [PID]  wait until a process holds the lock coffer
 #	                        takes on a pool's first device FILE
 #
 # POSIX sh only.
@@ -166,11 +166,17 @@ mkpool() {
 
 # coffer locks byte 0 of a pool's first device while the pool is open
 # (fcntl), so a holder started in the background has the pool once that
-# lock shows in /proc/locks (as major:minor:inode).  At most 60 s.
+# lock shows in /proc/locks (as major:minor:inode, in hex and decimal).
+# With PID, stop as soon as that process is gone.  At most 60 s.
 wait_locked() {
-	lib_ino=$(stat -c %i "$1") || fail "no such device: $1"
+	lib_id=$(stat -c '%Hd %Ld %i' "$1") || fail "no such device: $1"
+	# shellcheck disable=SC2086 # three numbers
+	lib_id=$(printf '%02x:%02x:%s' $lib_id)
 	lib_k=0
-	until grep -q ":$lib_ino " /proc/locks; do
+	until grep -q " $lib_id " /proc/locks; do
+		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+			fail "the process that was to open $1 is gone"
+		fi
 		lib_k=$((lib_k + 1))
 		[ $lib_k -le 600 ] || fail "no process opened $1 within 60 s"
 		sleep 0.1

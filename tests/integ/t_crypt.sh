@@ -251,7 +251,7 @@ mkfifo "$T/fifo"
 coffer put - "$P/secret:/slow" <"$T/fifo" &
 holder=$!
 exec 9>"$T/fifo"
-wait_locked "$T/$P.img"
+wait_locked "$T/$P.img" "$holder"
 fails 1 "in use" coffer unload-key "$P/secret"
 printf 'written while held\n' >&9
 exec 9>&-

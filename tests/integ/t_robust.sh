@@ -12,7 +12,7 @@ mkfifo "$T/fifo"
 coffer put - tank/fs:/slow <"$T/fifo" &
 holder=$!
 exec 9>"$T/fifo"
-wait_locked "$T/tank.img"
+wait_locked "$T/tank.img" "$holder"
 fails 1 "in use (by process" coffer create tank/other
 fails 1 "coffer put - tank/fs:/slow" coffer list tank
 printf 'written while another waited\n' >&9

@@ -302,28 +302,44 @@ static void test_tx_straddles_sync(void)
 	CHECK_OK(cf_tx_begin(t.os, 4096, &a));
 	s.txg_a = cf_tx_txg(a);
 	pthread_t sync_th, b_th;
-	CHECK(pthread_create(&sync_th, NULL, straddle_sync, &s) == 0);
-	/* wait until the sync has closed A's txg */
-	while (cf_spa_open_txg(t.spa) == s.txg_a)
-		usleep(1000);
-	CHECK(pthread_create(&b_th, NULL, straddle_b, &s) == 0);
+	if (pthread_create(&sync_th, NULL, straddle_sync, &s) != 0)
+		abort();
+	/* wait until the sync has closed A's txg (at most a minute) */
+	int closed = 0;
+	for (int i = 0; i < 60000 && !closed; i++) {
+		closed = cf_spa_open_txg(t.spa) != s.txg_a;
+		if (!closed)
+			usleep(1000);
+	}
+	if (pthread_create(&b_th, NULL, straddle_b, &s) != 0)
+		abort();
 	usleep(100000);         /* give B every chance to run ahead of A */
 	/* B's tx cannot have begun while A holds the closed txg */
-	CHECK_RC(__atomic_load_n(&s.began, __ATOMIC_SEQ_CST), 0);
+	int early = __atomic_load_n(&s.began, __ATOMIC_SEQ_CST);
 	/* a tx begun inside A joins A's txg rather than wait for A */
-	cf_tx_t *inner;
-	CHECK_OK(cf_tx_begin(t.os, 4096, &inner));
-	CHECK(cf_tx_txg(inner) == s.txg_a);
-	uint8_t z = 'z';
-	CHECK_OK(cf_obj_write(t.os, inner, s.obj, 2, 1, &z));
-	cf_tx_end(inner);
-	CHECK_RC(__atomic_load_n(&s.began, __ATOMIC_SEQ_CST), 0);
-	uint8_t c = 'a';
-	CHECK_OK(cf_obj_write(t.os, a, s.obj, 1, 1, &c));
-	CHECK_OK(cf_bonus_write(t.os, a, s.obj, "AA", 2));
+	cf_tx_t *inner = NULL;
+	uint64_t txg_inner = 0;
+	uint8_t z = 'z', c = 'a';
+	int e1 = cf_tx_begin(t.os, 4096, &inner);
+	if (!e1) {
+		txg_inner = cf_tx_txg(inner);
+		e1 = cf_obj_write(t.os, inner, s.obj, 2, 1, &z);
+		cf_tx_end(inner);
+	}
+	early |= __atomic_load_n(&s.began, __ATOMIC_SEQ_CST);
+	int e2 = cf_obj_write(t.os, a, s.obj, 1, 1, &c);
+	if (!e2)
+		e2 = cf_bonus_write(t.os, a, s.obj, "AA", 2);
+	/* A ends before anything is checked: a failed check must not
+	 * leave this thread holding a tx for the tests after it */
 	cf_tx_end(a);
 	pthread_join(b_th, NULL);
 	pthread_join(sync_th, NULL);
+	CHECK(closed);
+	CHECK_RC(early, 0);
+	CHECK_OK(e1);
+	CHECK(txg_inner == s.txg_a);
+	CHECK_OK(e2);
 	CHECK_RC(s.err, 0);
 	CHECK(s.txg_b == s.txg_a + 1);
 

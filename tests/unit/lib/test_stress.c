@@ -21,6 +21,8 @@ static coffer_pool_t *pool;
 static coffer_fs_t *fs;
 static int stop;
 static const char *snapds = "st/fs";    /* what the syncer snapshots */
+static int syncs;                       /* rounds the syncer finished */
+static int snap_max = 1 << 30;          /* snapshots the syncer takes */
 static int failures;
 
 static void fail(const char *what, long long rc)
@@ -116,7 +118,7 @@ static void *syncer(void *p)
 		int e = coffer_pool_sync(pool);
 		if (e)
 			fail("sync", e);
-		if (i % 4 == 0) {
+		if (i % 4 == 0 && i / 4 < snap_max) {
 			char nm[64];
 			snprintf(nm, sizeof(nm), "%s@s%d", snapds, i);
 			e = coffer_snapshot(pool, nm);
@@ -127,6 +129,7 @@ static void *syncer(void *p)
 		e = coffer_prop_get(pool, "st/fs", "used", &v);
 		if (e)
 			fail("prop get", e);
+		__atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
 		usleep(2000);
 	}
 	return NULL;
@@ -213,11 +216,15 @@ static uint8_t vpat(int id, uint64_t sect, int gen)
 	return (uint8_t)(1 + id * 37 + sect * 11 + (uint64_t)gen * 5);
 }
 
+/* At least 20 passes over the volume, and on until the syncer has done
+ * VOL_SYNCS rounds while they run (at most 5000 passes). */
+#define VOL_SYNCS 40
+
 static void *vol_writer(void *p)
 {
 	warg_t *a = p;
 	uint8_t buf[SECT];
-	for (a->gen = 1; a->gen <= 20; a->gen++)
+	for (a->gen = 1; a->gen <= 5000; a->gen++) {
 		for (uint64_t s = (uint64_t)a->id; s < VOLSZ / SECT;
 		    s += NWRITERS) {
 			memset(buf, vpat(a->id, s, a->gen), SECT);
@@ -225,10 +232,16 @@ static void *vol_writer(void *p)
 			if (w != (int64_t)SECT)
 				fail("volume write", w);
 		}
+		if (a->gen >= 20 &&
+		    __atomic_load_n(&syncs, __ATOMIC_SEQ_CST) >= VOL_SYNCS)
+			break;
+	}
+	if (a->gen > 5000)
+		a->gen = 5000;
 	return NULL;
 }
 
-static int vol_check(void)
+static int vol_check(const warg_t *w)
 {
 	uint8_t *buf = malloc(VOLSZ);
 	int bad = 0;
@@ -236,8 +249,8 @@ static int vol_check(void)
 		bad = -1;
 	for (uint64_t s = 0; !bad && s < VOLSZ / SECT; s++)
 		for (uint32_t i = 0; i < SECT; i++)
-			if (buf[s * SECT + i] !=
-			    vpat((int)(s % NWRITERS), s, 20)) {
+			if (buf[s * SECT + i] != vpat((int)(s % NWRITERS), s,
+			    w[s % NWRITERS].gen)) {
 				fprintf(stderr, "  sector %llu lost its last "
 				    "write\n", (unsigned long long)s);
 				bad = 1;
@@ -258,7 +271,9 @@ static void test_volume_shared_blocks(void)
 	warg_t w[NWRITERS];
 	pthread_t tw[NWRITERS], ts;
 	__atomic_store_n(&stop, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&syncs, 0, __ATOMIC_SEQ_CST);
 	snapds = "st/vol";
+	snap_max = 16;          /* each may keep the whole 2 MiB volume */
 	for (int i = 0; i < NWRITERS; i++) {
 		w[i].id = i;
 		pthread_create(&tw[i], NULL, vol_writer, &w[i]);
@@ -269,12 +284,13 @@ static void test_volume_shared_blocks(void)
 	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(ts, NULL);
 	CHECK_RC(failures, 0);
-	CHECK_OK(vol_check());
+	CHECK(__atomic_load_n(&syncs, __ATOMIC_SEQ_CST) >= 2);
+	CHECK_OK(vol_check(w));
 	CHECK_OK(coffer_fs_close(vol));
 	CHECK_OK(coffer_pool_close(pool));
 	CHECK_OK(coffer_pool_open("st", 0, &pool));
 	CHECK_OK(coffer_fs_open(pool, "st/vol", 0, &vol));
-	CHECK_OK(vol_check());
+	CHECK_OK(vol_check(w));
 	CHECK_OK(coffer_fs_close(vol));
 	CHECK_OK(coffer_pool_close(pool));
 }
