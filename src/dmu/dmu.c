@@ -623,9 +623,13 @@ static int rec_get(cf_objset_t *os, cf_tx_t *tx, uint64_t obj,
 	const txgstate_t *newer = &os->ts[(tx->txg + 1) & 1];
 	if (!tx->synccontext && newer->txg > tx->txg &&
 	    (newer->ndr || newer->ndn)) {
-		cf_log(COFFER_LOG_ERR, "dmu: a change in txg %llu after txg "
-		    "%llu began changing", (unsigned long long)tx->txg,
+		char msg[160];
+		snprintf(msg, sizeof(msg), "internal error: a change for txg "
+		    "%llu came after txg %llu had changes; refused rather "
+		    "than lost", (unsigned long long)tx->txg,
 		    (unsigned long long)newer->txg);
+		cf_set_errdetail("%s", msg);
+		cf_log(COFFER_LOG_ERR, "dmu: %s", msg);
 		return -EIO;
 	}
 	txgstate_t *ts = ts_get(os, tx->txg, 1);

@@ -1504,8 +1504,9 @@ int64_t cf_fs_write(cf_fs_t *fs, uint64_t ino, uint64_t off,
 out:
 	pthread_mutex_unlock(flock_of(fs, ino));
 	ns_un(fs);
-	/* what was written stays written, as write(2) reports it */
-	return done ? (int64_t)done : rc ? rc : (int64_t)len;
+	/* what was written stays written, as write(2) reports it (len 0:
+	 * done and rc are both 0) */
+	return done ? (int64_t)done : rc;
 }
 
 int cf_fs_truncate(cf_fs_t *fs, uint64_t ino, uint64_t size)

@@ -613,6 +613,24 @@ void cf_spa_start(cf_spa_t *spa, cf_spa_sync_fn sync, cf_spa_done_fn done,
 		spa->thread_running = 1;
 }
 
+/* Dirty bytes of the open and the syncing txg.  txg_lock held. */
+static uint64_t dirty_pending(const cf_spa_t *spa)
+{
+	uint64_t open = spa->open_txg;
+	return spa->dirty_bytes[open & 1] + spa->dirty_bytes[(open - 1) & 1];
+}
+
+/* A hold of txg, if `space` (0: frees space) fits beside the pending
+ * dirty bytes and an eighth of them for metadata.  txg_lock held. */
+static int hold_if_fits(cf_spa_t *spa, uint64_t txg, uint64_t space)
+{
+	uint64_t pending = dirty_pending(spa);
+	if (space && space + pending + pending / 8 > cf_spa_available(spa))
+		return -ENOSPC;
+	spa->holds[txg & 1]++;
+	return 0;
+}
+
 int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
 {
 	if (spa->flags & CF_SPA_RDONLY)
@@ -632,42 +650,25 @@ int cf_spa_tx_hold(cf_spa_t *spa, uint64_t space, uint64_t *txg)
 			pthread_cond_wait(&spa->txg_cv, &spa->txg_lock);
 			continue;
 		}
-		uint64_t dirty = spa->dirty_bytes[open & 1] +
-		    spa->dirty_bytes[(open - 1) & 1];
-		if (dirty < DIRTY_MAX_BYTES || !spa->thread_running)
+		if (dirty_pending(spa) < DIRTY_MAX_BYTES ||
+		    !spa->thread_running)
 			break;
 		/* throttle: let the sync thread catch up */
 		spa->wanted_txg = CF_MAX(spa->wanted_txg, open);
 		pthread_cond_broadcast(&spa->txg_cv);
 		pthread_cond_wait(&spa->txg_cv, &spa->txg_lock);
 	}
-	uint64_t open = spa->open_txg;
-	uint64_t pending = spa->dirty_bytes[open & 1] +
-	    spa->dirty_bytes[(open - 1) & 1];
-	if (space && space + pending + pending / 8 > cf_spa_available(spa)) {
-		pthread_mutex_unlock(&spa->txg_lock);
-		return -ENOSPC;
-	}
-	spa->holds[open & 1]++;
-	*txg = open;
+	int err = hold_if_fits(spa, spa->open_txg, space);
+	if (!err)
+		*txg = spa->open_txg;
 	pthread_mutex_unlock(&spa->txg_lock);
-	return 0;
+	return err;
 }
 
 int cf_spa_tx_rehold(cf_spa_t *spa, uint64_t txg, uint64_t space)
 {
-	int err = 0;
 	pthread_mutex_lock(&spa->txg_lock);
-	uint64_t open = spa->open_txg;
-	uint64_t pending = spa->dirty_bytes[open & 1] +
-	    spa->dirty_bytes[(open - 1) & 1];
-	if (spa->failed)
-		err = spa->failed;
-	else if (space && space + pending + pending / 8 >
-	    cf_spa_available(spa))
-		err = -ENOSPC;
-	else
-		spa->holds[txg & 1]++;
+	int err = spa->failed ? spa->failed : hold_if_fits(spa, txg, space);
 	pthread_mutex_unlock(&spa->txg_lock);
 	return err;
 }

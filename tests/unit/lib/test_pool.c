@@ -33,6 +33,24 @@ struct coffer_pool_peek {
 	dsl_pool_t *dp;
 };
 
+/* setup(), then pool NAME of SIZE bytes on dev1 (compression `comp`, or
+ * the default when NULL) holding the filesystem NAME/fs. */
+static int pool_with_fs(const char *name, uint64_t size, const char *comp,
+    coffer_pool_t **p)
+{
+	char prop[64], ds[64];
+	setup();
+	snprintf(prop, sizeof(prop), "compression=%s", comp ? comp : "");
+	const char *props[] = { prop, NULL };
+	const char *devs[] = { dev1 };
+	int err = coffer_pool_create(name, devs, 1, size, comp ? props : NULL,
+	    p);
+	if (err)
+		return err;
+	snprintf(ds, sizeof(ds), "%s/fs", name);
+	return coffer_create(*p, ds, COFFER_TYPE_FILESYSTEM, 0, NULL);
+}
+
 static int leakcheck(coffer_pool_t *p, dsl_leak_report_t *r)
 {
 	return dsl_leak_check(((struct coffer_pool_peek *)p)->dp, r);
@@ -198,12 +216,8 @@ static void check_logical(coffer_pool_t *p, const char *ds)
  */
 static void test_space_exact(void)
 {
-	setup();
-	const char *devs[] = { dev1 };
 	coffer_pool_t *p;
-	CHECK_OK(coffer_pool_create("sp", devs, 1, 256u << 20,
-	    (const char *const[]){ "compression=off", NULL }, &p));
-	CHECK_OK(coffer_create(p, "sp/fs", COFFER_TYPE_FILESYSTEM, 0, NULL));
+	CHECK_OK(pool_with_fs("sp", 256u << 20, "off", &p));
 	CHECK_OK(coffer_pool_sync(p));
 	uint64_t base = used_of(p, "sp/fs");
 	CHECK(base != UINT64_MAX && base > 0);
@@ -292,12 +306,8 @@ static void test_space_exact(void)
  */
 static void test_logical_space(void)
 {
-	setup();
-	const char *devs[] = { dev1 };
 	coffer_pool_t *p;
-	CHECK_OK(coffer_pool_create("lg", devs, 1, 256u << 20,
-	    (const char *const[]){ "compression=lz4", NULL }, &p));
-	CHECK_OK(coffer_create(p, "lg/fs", COFFER_TYPE_FILESYSTEM, 0, NULL));
+	CHECK_OK(pool_with_fs("lg", 256u << 20, "lz4", &p));
 	size_t n = 4u << 20;
 	char *buf = malloc(n);
 	CHECK(buf != NULL);
@@ -447,11 +457,8 @@ static int errs_cb(const char *where, void *arg)
  */
 static void test_scrub_repairs(void)
 {
-	setup();
-	const char *devs[] = { dev1 };
 	coffer_pool_t *p;
-	CHECK_OK(coffer_pool_create("sc", devs, 1, 128u << 20, NULL, &p));
-	CHECK_OK(coffer_create(p, "sc/fs", COFFER_TYPE_FILESYSTEM, 0, NULL));
+	CHECK_OK(pool_with_fs("sc", 128u << 20, NULL, &p));
 	coffer_fs_t *fs;
 	CHECK_OK(coffer_fs_open(p, "sc/fs", 0, &fs));
 	uint64_t dir, ino;
@@ -525,12 +532,8 @@ static void test_scrub_repairs(void)
  * so, and nothing past them was half written. */
 static void test_partial_write_enospc(void)
 {
-	setup();
-	const char *devs[] = { dev1 };
 	coffer_pool_t *p;
-	const char *props[] = { "compression=off", NULL };
-	CHECK_OK(coffer_pool_create("full", devs, 1, 64u << 20, NULL, &p));
-	CHECK_OK(coffer_create(p, "full/fs", COFFER_TYPE_FILESYSTEM, 0, props));
+	CHECK_OK(pool_with_fs("full", 64u << 20, "off", &p));
 	coffer_fs_t *fs;
 	CHECK_OK(coffer_fs_open(p, "full/fs", 0, &fs));
 	size_t len = 100u << 20;
